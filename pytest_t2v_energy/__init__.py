@@ -1,0 +1,1 @@
+"""pytest plugin for t2v-energy (thin glue over t2v_energy_lib)."""

@@ -1,0 +1,51 @@
+"""The project's own exceptions: one type per kind of failure, all under :class:`T2VEnergyError`.
+
+Callers never need to import pynvml, diffusers or json to catch a failure of this library: vendor and parser
+errors are mapped to these types at the boundary where they occur. Messages name the rule that was broken and
+the fix.
+"""
+
+from __future__ import annotations
+
+
+class T2VEnergyError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class GpuUnavailableError(T2VEnergyError):
+    """A GPU meter or GPU run was requested, but NVML or an NVIDIA GPU is not available."""
+
+
+class NvmlError(T2VEnergyError):
+    """An NVML call failed (wraps ``pynvml.NVMLError``)."""
+
+
+class UnknownModelError(T2VEnergyError, KeyError):
+    """A model id is not in the registry; the message lists the known ids."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidSettingsError(T2VEnergyError, ValueError):
+    """A generation setting (height, width, frames, steps) breaks the model's shape rules."""
+
+
+class WeightsMismatchError(T2VEnergyError):
+    """A local weights directory does not match the model spec (names the component)."""
+
+
+class BaselineFormatError(T2VEnergyError):
+    """A result or baseline file is unreadable, corrupt, or of a schema this version cannot read."""
+
+
+class HardwareMismatchError(T2VEnergyError):
+    """Two results come from different GPUs, drivers or power limits and may not be compared."""
+
+
+class RegressionError(T2VEnergyError):
+    """A comparison found an energy or latency regression beyond threshold and noise."""
+
+
+class FitError(T2VEnergyError):
+    """A fit or claim check could not be computed (too few points, degenerate data)."""
