@@ -49,3 +49,32 @@ class RegressionError(T2VEnergyError):
 
 class FitError(T2VEnergyError):
     """A fit or claim check could not be computed (too few points, degenerate data)."""
+
+
+class MissingResultsError(FitError):
+    """A claim check found no records of the suite/component it needs (attributes ``suite``, ``component``)."""
+
+    def __init__(self, message: str, suite: str, component: str | None = None) -> None:
+        super().__init__(message)
+        self.suite = suite
+        self.component = component
+
+
+class ScaleOutError(T2VEnergyError):
+    """A scale-out plan is impossible: more workers than GPUs, a GPU already held, or CUDA pinned too late."""
+
+
+class ResultConflictError(BaselineFormatError):
+    """Two result files hold the same record id with different content (the message names both files)."""
+
+
+class NvmlNotSupportedError(NvmlError):
+    """An NVML query is not supported on this GPU or driver (``NVML_ERROR_NOT_SUPPORTED``)."""
+
+
+class MeasurementWindowError(T2VEnergyError):
+    """A measurement window was misused: a key begun twice, or ended without being begun."""
+
+
+class DependencyError(T2VEnergyError):
+    """An installed dependency is missing or too old for the requested feature (names the package and version)."""

@@ -24,3 +24,16 @@ def j_to_wh(value_j: float) -> float:
 def wh_to_j(value_wh: float) -> float:
     """Watt-hours to joules."""
     return value_wh * J_PER_WH
+
+
+def uj_to_j(value_uj: float) -> float:
+    """Microjoules (RAPL's energy unit) to joules."""
+    return value_uj * 1e-6
+
+
+BYTES_PER_GIB = 1024**3
+
+
+def bytes_to_gib(value_bytes: float) -> float:
+    """Bytes to gibibytes."""
+    return value_bytes / BYTES_PER_GIB

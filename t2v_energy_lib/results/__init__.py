@@ -1,1 +1,40 @@
-"""results layer."""
+"""Results layer: the result-file schema, provenance, atomic incremental storage, baselines, comparison.
+
+Importing this package touches no hardware and imports neither torch nor scipy nor matplotlib; NVML is probed
+only inside :func:`collect_provenance`, scipy only inside comparisons, matplotlib only for charts.
+"""
+
+from t2v_energy_lib.results.compare import METRICS, Comparison, ComparisonRow, Thresholds, compare
+from t2v_energy_lib.results.provenance import (
+    baseline_dir,
+    collect_provenance,
+    gpu_slug,
+    hardware_differences,
+    version_changes,
+)
+from t2v_energy_lib.results.schema import SCHEMA, SCHEMA_VERSION, ResultFile, ResultRecord
+from t2v_energy_lib.results.stats import RatioTest, Summary, ratio_test, summarize
+from t2v_energy_lib.results.storage import ResultWriter, load_results
+
+__all__ = [
+    "METRICS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "Comparison",
+    "ComparisonRow",
+    "RatioTest",
+    "ResultFile",
+    "ResultRecord",
+    "ResultWriter",
+    "Summary",
+    "Thresholds",
+    "baseline_dir",
+    "collect_provenance",
+    "compare",
+    "gpu_slug",
+    "hardware_differences",
+    "load_results",
+    "ratio_test",
+    "summarize",
+    "version_changes",
+]

@@ -1,0 +1,75 @@
+"""``t2v-energy compare A B``: compare two result sets, print the table, chart, exit 1 on regression.
+
+A and B are result files, folders of them, or pytest-benchmark JSON files. Exit codes: 0 no regression,
+1 regression (or, with ``--two-sided``, an improvement beyond threshold and noise), 2 errors (the dispatcher
+prints this project's errors on one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from t2v_energy_lib.errors import T2VEnergyError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``compare`` on the CLI's subparsers."""
+    p = subparsers.add_parser(
+        "compare",
+        help="compare two result sets (baseline, current) and gate energy/latency regressions",
+        description=__doc__,
+    )
+    p.add_argument("baseline", help="baseline: result file, folder of result files, or pytest-benchmark JSON")
+    p.add_argument("current", help="current results: same kinds as the baseline")
+    p.add_argument(
+        "--fail",
+        default="energy:5%,latency:5%",
+        metavar="METRIC:LIMIT,...",
+        help="gated metrics and allowed increase, e.g. 'energy:5%%,latency:5%%' or 'energy:0.05' "
+        "(metrics: energy, latency, energy_above_idle; default: %(default)s)",
+    )
+    p.add_argument("--chart", metavar="PNG", help="write a ratio chart (bars with interval whiskers) here")
+    p.add_argument(
+        "--allow-hardware-mismatch",
+        action="store_true",
+        help="compare even if GPU model, driver or power limit differ (differences are printed)",
+    )
+    p.add_argument(
+        "--two-sided", action="store_true", help="two-sided test; improvements beyond threshold fail too"
+    )
+    p.add_argument("--confidence", type=float, default=0.99, help="confidence of the bounds (default 0.99)")
+    p.add_argument(
+        "--noise-k",
+        type=float,
+        default=None,
+        metavar="K",
+        help="per-test threshold = max(limit, K x baseline relative stddev)",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load both sets, compare, print the table, write the chart; returns the exit code."""
+    from t2v_energy_lib.results import Thresholds, compare, load_results
+
+    try:
+        thresholds = Thresholds.parse(args.fail, noise_k=args.noise_k)
+    except ValueError as exc:
+        raise T2VEnergyError(f"--fail: {exc}") from None
+    if not 0.0 < args.confidence < 1.0:
+        raise T2VEnergyError(f"--confidence must be in (0, 1), got {args.confidence}")
+    comparison = compare(
+        load_results(args.baseline),
+        load_results(args.current),
+        thresholds,
+        allow_hardware_mismatch=args.allow_hardware_mismatch,
+        confidence=args.confidence,
+        two_sided=args.two_sided,
+    )
+    print(comparison.format_table())
+    if args.chart:
+        from t2v_energy_lib.results.chart import write_ratio_chart
+
+        print(f"chart: {write_ratio_chart(comparison, args.chart)}")
+    return 0 if comparison.passed else 1

@@ -1,0 +1,271 @@
+"""Provenance of a run (hardware, software versions, checkout, date) and the baseline folder it belongs in.
+
+:func:`collect_provenance` never fails because one field is unavailable: the field is ``None`` and
+``provenance["unavailable"][field]`` says why. NVML is touched only inside the call, never at import.
+
+Layout::
+
+    {"gpu": {"index", "name", "uuid", "driver_version", "cuda_driver_version", "power_limit_w",
+             "max_sm_clock_mhz", "sm_clock_mhz", "memory_clock_mhz", "temperature_c",
+             "throttle_reasons", "persistence_mode"} | None,
+     "host": {"cpu_model", "hostname", "os", "python"},
+     "versions": {"torch", "torch_cuda", "cudnn", "diffusers", "transformers", "nvidia-ml-py", "t2v-energy"},
+     "git": {"commit", "dirty"}, "date_utc": "2025-...Z", "settings": {...}, "unavailable": {field: why}}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+import re
+import socket
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from t2v_energy_lib.errors import BaselineFormatError, HardwareMismatchError
+
+# Provenance fields that must agree for two results to be comparable: (section, key, label).
+HARDWARE_FIELDS = (
+    ("gpu", "name", "GPU model"),
+    ("gpu", "driver_version", "driver"),
+    ("gpu", "power_limit_w", "power limit W"),
+)
+_VERSION_PACKAGES = ("torch", "diffusers", "transformers", "nvidia-ml-py", "t2v-energy")
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+_THROTTLE_NAMES = {
+    "nvmlClocksThrottleReasonGpuIdle": "gpu_idle",
+    "nvmlClocksThrottleReasonApplicationsClocksSetting": "applications_clocks_setting",
+    "nvmlClocksThrottleReasonSwPowerCap": "sw_power_cap",
+    "nvmlClocksThrottleReasonHwSlowdown": "hw_slowdown",
+    "nvmlClocksThrottleReasonSyncBoost": "sync_boost",
+    "nvmlClocksThrottleReasonSwThermalSlowdown": "sw_thermal_slowdown",
+    "nvmlClocksThrottleReasonHwThermalSlowdown": "hw_thermal_slowdown",
+    "nvmlClocksThrottleReasonHwPowerBrakeSlowdown": "hw_power_brake_slowdown",
+    "nvmlClocksThrottleReasonDisplayClockSetting": "display_clock_setting",
+}
+
+
+def _field(unavailable: dict[str, str], name: str, getter: Callable[[], Any]) -> Any:
+    """Call ``getter``; on any failure record why under ``unavailable[name]`` and return None."""
+    try:
+        return getter()
+    except Exception as exc:  # one missing field must never fail the run; the reason is recorded
+        unavailable[name] = f"{type(exc).__name__}: {exc}".strip()
+        return None
+
+
+def _decode(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _gpu_fields(pynvml: Any, handle: Any, index: int, unavailable: dict[str, str]) -> dict[str, Any]:
+    def get(name: str, fn: Callable[[], Any]) -> Any:
+        return _field(unavailable, f"gpu.{name}", fn)
+
+    def throttle_reasons() -> list[str]:
+        getter = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None)  # newer name (NVML 12.x+)
+        mask = (getter or pynvml.nvmlDeviceGetCurrentClocksThrottleReasons)(handle)
+        return sorted(label for attr, label in _THROTTLE_NAMES.items() if mask & getattr(pynvml, attr, 0))
+
+    clock_sm, clock_mem = pynvml.NVML_CLOCK_SM, pynvml.NVML_CLOCK_MEM
+    return {
+        "index": index,
+        "name": get("name", lambda: _decode(pynvml.nvmlDeviceGetName(handle))),
+        "uuid": get("uuid", lambda: _decode(pynvml.nvmlDeviceGetUUID(handle))),
+        "driver_version": get("driver_version", lambda: _decode(pynvml.nvmlSystemGetDriverVersion())),
+        "cuda_driver_version": get("cuda_driver_version", pynvml.nvmlSystemGetCudaDriverVersion_v2),
+        "power_limit_w": get(
+            "power_limit_w", lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0
+        ),
+        "max_sm_clock_mhz": get(
+            "max_sm_clock_mhz", lambda: pynvml.nvmlDeviceGetMaxClockInfo(handle, clock_sm)
+        ),
+        "sm_clock_mhz": get("sm_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, clock_sm)),
+        "memory_clock_mhz": get("memory_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, clock_mem)),
+        "temperature_c": get(
+            "temperature_c", lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)
+        ),
+        "throttle_reasons": get("throttle_reasons", throttle_reasons),
+        "persistence_mode": get(
+            "persistence_mode",
+            lambda: pynvml.nvmlDeviceGetPersistenceMode(handle) == pynvml.NVML_FEATURE_ENABLED,
+        ),
+    }
+
+
+def _collect_gpu(device_index: int | None, unavailable: dict[str, str]) -> dict[str, Any] | None:
+    """GPU fields through NVML, or None (with the reason in ``unavailable["gpu"]``)."""
+    if device_index is None:
+        unavailable["gpu"] = "no GPU requested (device_index=None)"
+        return None
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception as exc:  # no driver, no library: a CPU-only provenance, with the reason
+        unavailable["gpu"] = f"NVML unavailable ({type(exc).__name__}: {exc}); no NVIDIA GPU recorded"
+        return None
+    try:
+        handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
+        return _gpu_fields(pynvml, handle, device_index, unavailable)
+    except Exception as exc:
+        unavailable["gpu"] = f"GPU {device_index} unavailable through NVML ({type(exc).__name__}: {exc})"
+        return None
+    finally:
+        _field(unavailable, "gpu.nvml_shutdown", pynvml.nvmlShutdown)
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    name = platform.processor()
+    if not name:
+        raise RuntimeError("no 'model name' in /proc/cpuinfo and platform.processor() is empty")
+    return name
+
+
+def _collect_versions(unavailable: dict[str, str]) -> dict[str, Any]:
+    versions = {
+        pkg: _field(unavailable, f"versions.{pkg}", lambda pkg=pkg: importlib.metadata.version(pkg))
+        for pkg in _VERSION_PACKAGES
+    }
+
+    def torch_attr(name: str) -> Any:
+        import torch  # lazy: heavy, and only the version attributes are read (no CUDA init)
+
+        if name == "cudnn":
+            return torch.backends.cudnn.version()
+        return torch.version.cuda
+
+    versions["torch_cuda"] = _field(unavailable, "versions.torch_cuda", lambda: torch_attr("cuda"))
+    versions["cudnn"] = _field(unavailable, "versions.cudnn", lambda: torch_attr("cudnn"))
+    for key in ("torch_cuda", "cudnn"):
+        if versions[key] is None and f"versions.{key}" not in unavailable:
+            unavailable[f"versions.{key}"] = "torch is a build without CUDA/cuDNN"
+    return versions
+
+
+def _git(args: list[str]) -> str:
+    out = subprocess.run(
+        ["git", *args], cwd=_PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
+    )
+    return out.stdout.strip()
+
+
+def collect_provenance(
+    device_index: int | None = 0, settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Record where and with what a run happened.
+
+    Args:
+        device_index: NVML index of the GPU to describe; ``None`` records no GPU.
+        settings: The run's settings, stored verbatim under ``"settings"``.
+
+    Returns:
+        The provenance dict (layout in the module docstring). Fields that could not be read are ``None`` and
+        ``"unavailable"`` maps their dotted name to the reason. Power limit in W, clocks in MHz,
+        temperature in °C.
+    """
+    unavailable: dict[str, str] = {}
+    gpu = _collect_gpu(device_index, unavailable)
+    host = {
+        "cpu_model": _field(unavailable, "host.cpu_model", _cpu_model),
+        "hostname": _field(unavailable, "host.hostname", socket.gethostname),
+        "os": _field(unavailable, "host.os", platform.platform),
+        "python": platform.python_version(),
+    }
+    git = {
+        "commit": _field(unavailable, "git.commit", lambda: _git(["rev-parse", "HEAD"])),
+        "dirty": _field(unavailable, "git.dirty", lambda: bool(_git(["status", "--porcelain"]))),
+    }
+    return {
+        "gpu": gpu,
+        "host": host,
+        "versions": _collect_versions(unavailable),
+        "git": git,
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "settings": dict(settings or {}),
+        "unavailable": unavailable,
+    }
+
+
+def gpu_slug(provenance: Mapping[str, Any]) -> str:
+    """Folder-safe GPU name: ``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"``, ``"cpu"`` if none."""
+    gpu = provenance.get("gpu")
+    name = gpu.get("name") if isinstance(gpu, Mapping) else None
+    if not name:
+        return "cpu"
+    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+
+
+def baseline_dir(root: str | Path, provenance: Mapping[str, Any]) -> Path:
+    """Where baselines of this hardware and diffusers version live: ``root/<gpu-slug>/<diffusers-version>``.
+
+    Raises:
+        BaselineFormatError: The provenance records no diffusers version (the folder would be ambiguous).
+    """
+    versions = provenance.get("versions")
+    version = versions.get("diffusers") if isinstance(versions, Mapping) else None
+    if not version:
+        raise BaselineFormatError(
+            "provenance has no versions.diffusers, so the baseline folder is ambiguous; "
+            "record provenance with collect_provenance() in an environment where diffusers is installed"
+        )
+    return Path(root) / gpu_slug(provenance) / str(version)
+
+
+def _get(provenance: Mapping[str, Any], section: str, key: str) -> Any:
+    part = provenance.get(section)
+    return part.get(key) if isinstance(part, Mapping) else None
+
+
+def hardware_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """Human-readable differences in GPU model, driver and power limit between two provenances."""
+    diffs = []
+    if (a.get("gpu") is None) != (b.get("gpu") is None):
+        return [f"GPU: {_get(a, 'gpu', 'name')!r} vs {_get(b, 'gpu', 'name')!r} (one run had no GPU)"]
+    for section, key, label in HARDWARE_FIELDS:
+        va, vb = _get(a, section, key), _get(b, section, key)
+        if va != vb:
+            diffs.append(f"{label}: {va!r} vs {vb!r}")
+    return diffs
+
+
+def check_same_hardware(
+    a: Mapping[str, Any], b: Mapping[str, Any], *, what: str, override: str = "allow_hardware_mismatch=True"
+) -> None:
+    """Raise :class:`HardwareMismatchError` if ``a`` and ``b`` differ in GPU model, driver or power limit.
+
+    Args:
+        a: First provenance.
+        b: Second provenance.
+        what: Names the two sides in the message, e.g. ``"baseline 'x.json' and current 'y.json'"``.
+        override: How the caller can allow the mismatch, quoted in the message.
+    """
+    diffs = hardware_differences(a, b)
+    if diffs:
+        raise HardwareMismatchError(
+            f"{what} come from different hardware ({'; '.join(diffs)}); energy and latency are not "
+            f"comparable across GPUs, drivers or power limits. Compare against a baseline from the same "
+            f"machine, or pass {override} to compare anyway."
+        )
+
+
+def version_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """Software versions that differ between two provenances: (name, a's value, b's value)."""
+    changes = []
+    va, vb = a.get("versions") or {}, b.get("versions") or {}
+    for name in sorted(set(va) | set(vb)):
+        if va.get(name) != vb.get(name):
+            changes.append((name, va.get(name), vb.get(name)))
+    for key, label in (("driver_version", "driver"), ("cuda_driver_version", "cuda_driver")):
+        if _get(a, "gpu", key) != _get(b, "gpu", key):
+            changes.append((label, _get(a, "gpu", key), _get(b, "gpu", key)))
+    return tuple(changes)

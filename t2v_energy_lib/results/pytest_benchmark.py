@@ -1,0 +1,130 @@
+"""Read pytest-benchmark JSON files (``--benchmark-json`` / ``--benchmark-autosave``) as result sets.
+
+Mapping (pytest-benchmark's documented format):
+
+- ``benchmarks[i].fullname`` -> record id; ``group`` -> suite (``"pytest-benchmark"`` when unset);
+  ``name`` -> component; ``params`` -> settings; model from ``extra_info["model"]`` (else ``"unknown"``).
+- ``stats.data`` (per-iteration seconds) -> ``rounds["latency_s"]``. Files saved without data keep only the
+  mean: one round, so comparisons flag "no noise estimate" (``extra["summary_only"] = True``).
+- ``extra_info`` energy keys ``gpu_energy_j`` / ``gpu_energy_above_idle_j`` (a list of per-round J, or one
+  number) -> the rounds of the same name; other ``extra_info`` keys -> ``extra``.
+- ``machine_info`` -> provenance: ``machine_info["t2v_energy"]`` when the t2v-energy plugin stored a full
+  :func:`~t2v_energy_lib.results.collect_provenance` there; otherwise host and Python from pytest-benchmark's
+  fields and ``gpu = None``. ``commit_info``, ``datetime`` and ``version`` are kept too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from t2v_energy_lib.errors import BaselineFormatError
+from t2v_energy_lib.results.schema import RecordProblem, ResultFile, ResultRecord
+
+ENERGY_KEYS = ("gpu_energy_j", "gpu_energy_above_idle_j")
+PROVENANCE_KEY = "t2v_energy"
+
+
+def is_pytest_benchmark(data: Any) -> bool:
+    """True when a decoded JSON document looks like pytest-benchmark output."""
+    return (
+        isinstance(data, Mapping) and "benchmarks" in data and "machine_info" in data and "schema" not in data
+    )
+
+
+def _provenance(data: Mapping[str, Any]) -> dict[str, Any]:
+    machine = data.get("machine_info") or {}
+    ours = machine.get(PROVENANCE_KEY)
+    if isinstance(ours, Mapping):
+        provenance = dict(ours)
+    else:
+        cpu = machine.get("cpu") if isinstance(machine.get("cpu"), Mapping) else {}
+        provenance = {
+            "gpu": None,
+            "host": {
+                "cpu_model": cpu.get("brand_raw") or machine.get("processor") or None,
+                "hostname": machine.get("node"),
+                "os": " ".join(str(machine.get(k, "")) for k in ("system", "release")).strip() or None,
+                "python": machine.get("python_version"),
+            },
+            "versions": {},
+            "unavailable": {"gpu": "pytest-benchmark file without t2v-energy provenance"},
+        }
+    provenance.setdefault("date_utc", data.get("datetime"))
+    provenance["pytest_benchmark"] = {
+        "version": data.get("version"),
+        "datetime": data.get("datetime"),
+        "commit_info": data.get("commit_info"),
+    }
+    return provenance
+
+
+def _energy_rounds(value: Any) -> tuple[float, ...]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(value)
+    raise RecordProblem(
+        f"extra_info energy is {type(value).__name__}, expected a number or a list of numbers"
+    )
+
+
+def _record(bench: Any) -> ResultRecord:
+    if not isinstance(bench, Mapping):
+        raise RecordProblem(f"is a {type(bench).__name__}, not an object")
+    for key in ("fullname", "name", "stats"):
+        if key not in bench:
+            raise RecordProblem(f"has no {key!r}")
+    stats = bench["stats"]
+    extra_info = dict(bench.get("extra_info") or {})
+    extra: dict[str, Any] = {"source": "pytest-benchmark"}
+    if isinstance(stats, Mapping) and stats.get("data"):
+        latency = tuple(stats["data"])
+    elif isinstance(stats, Mapping) and "mean" in stats:
+        latency = (stats["mean"],)
+        extra.update(summary_only=True, pytest_benchmark_rounds=stats.get("rounds"))
+    else:
+        raise RecordProblem("has neither 'stats.data' nor 'stats.mean'")
+    rounds: dict[str, tuple[float, ...]] = {"latency_s": latency}
+    for key in ENERGY_KEYS:
+        if key in extra_info:
+            rounds[key] = _energy_rounds(extra_info.pop(key))
+    model = extra_info.pop("model", "unknown")
+    extra.update(extra_info)
+    if isinstance(stats, Mapping) and "iterations" in stats:
+        extra["iterations"] = stats["iterations"]
+    return ResultRecord(
+        id=bench["fullname"],
+        suite=bench.get("group") or "pytest-benchmark",
+        model=str(model),
+        component=bench["name"],
+        settings=dict(bench.get("params") or {}),
+        rounds=rounds,
+        extra=extra,
+    )
+
+
+def convert_pytest_benchmark(data: Mapping[str, Any], where: str, path: Path | None = None) -> ResultFile:
+    """Convert a decoded pytest-benchmark document to a :class:`ResultFile`.
+
+    Raises:
+        BaselineFormatError: Names ``where``, the benchmark and the problem.
+    """
+    benchmarks = data.get("benchmarks")
+    if not isinstance(benchmarks, list):
+        raise BaselineFormatError(f"{where}: pytest-benchmark file whose 'benchmarks' is not a list")
+    records = []
+    for i, bench in enumerate(benchmarks):
+        try:
+            records.append(_record(bench))
+        except RecordProblem as exc:
+            name = bench.get("fullname") if isinstance(bench, Mapping) else None
+            label = f"benchmark {i}" + (f" ({name!r})" if name else "")
+            raise BaselineFormatError(
+                f"{where}: {label} {exc}; rerun pytest with --benchmark-json to regenerate it"
+            ) from None
+    try:
+        return ResultFile(provenance=_provenance(data), records=tuple(records), path=path)
+    except BaselineFormatError as exc:
+        raise BaselineFormatError(f"{where}: {exc}") from None

@@ -1,0 +1,79 @@
+"""Plain-text rendering of a :class:`~t2v_energy_lib.results.compare.Comparison` (formatting only here)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from t2v_energy_lib.results.compare import Comparison, ComparisonRow
+
+HEADERS = ("test id", "metric", "baseline", "current", "ratio", "ci", "p", "thr", "verdict", "flags")
+_UNITS = {"gpu_energy_j": "J", "gpu_energy_above_idle_j": "J", "latency_s": "s"}
+
+
+def _num(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.4g}"
+
+
+def _cells(row: ComparisonRow) -> tuple[str, ...]:
+    unit = _UNITS.get(row.rounds_key, "")
+    ci = "-" if math.isnan(row.ci_low) else f"[{row.ci_low:.4f}, {row.ci_high:.4f}]"
+    p = "-" if math.isnan(row.p_value) else f"{row.p_value:.2g}"
+    return (
+        row.test_id,
+        row.metric,
+        f"{_num(row.baseline_mean)} {unit} (n={row.n_baseline})",
+        f"{_num(row.current_mean)} {unit} (n={row.n_current})",
+        f"{row.ratio:.4f}",
+        ci,
+        p,
+        f"{row.threshold:.1%}",
+        row.verdict.upper() if row.verdict == "regression" else row.verdict,
+        ",".join(row.flags),
+    )
+
+
+def _grid(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return lines
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """The comparison as a terminal-readable table with its context and a one-line summary."""
+    mode = "two-sided" if comparison.two_sided else "one-sided"
+    lines = [
+        f"t2v-energy compare: baseline {comparison.baseline_source} -> current {comparison.current_source}",
+        f"ratio = current/baseline mean per unit of work; Welch {comparison.confidence:.0%} {mode} interval",
+    ]
+    if comparison.hardware_differences:
+        lines.append(
+            "WARNING: hardware differs (compared by override): " + "; ".join(comparison.hardware_differences)
+        )
+    lines.append("")
+    if comparison.rows:
+        lines += _grid([_cells(r) for r in comparison.rows])
+    else:
+        lines.append("(no test id and metric in common)")
+    for title, ids in (
+        ("missing in current", comparison.missing_ids),
+        ("new in current", comparison.new_ids),
+    ):
+        if ids:
+            lines += ["", f"{title} ({len(ids)}):", *(f"  {i}" for i in ids)]
+    if comparison.version_changes:
+        lines += ["", "versions changed:", *(f"  {n}: {a} -> {b}" for n, a, b in comparison.version_changes)]
+    if comparison.notes:
+        lines += ["", "notes:", *(f"  {n}" for n in comparison.notes)]
+    counts = {v: sum(r.verdict == v for r in comparison.rows) for v in ("regression", "improvement")}
+    status = "PASSED" if comparison.passed else "FAILED"
+    lines += [
+        "",
+        f"{status}: {counts['regression']} regression(s), {counts['improvement']} improvement(s), "
+        f"{len(comparison.rows)} comparison(s), {len(comparison.missing_ids)} missing, "
+        f"{len(comparison.new_ids)} new",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""Provenance: never fails on a missing field, describes a (fake) NVML GPU, baseline folder names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import types
+from pathlib import Path
+
+import diffusers
+import pytest
+
+from t2v_energy_lib.errors import BaselineFormatError
+from t2v_energy_lib.results import baseline_dir, collect_provenance, gpu_slug
+from t2v_energy_lib.results.provenance import hardware_differences, version_changes
+
+
+def fake_pynvml(fail: set[str] = frozenset(), init_error: bool = False) -> types.ModuleType:
+    """A stand-in pynvml with synthetic values; functions named in ``fail`` raise."""
+    mod = types.ModuleType("pynvml")
+    mod.NVML_CLOCK_SM, mod.NVML_CLOCK_MEM, mod.NVML_TEMPERATURE_GPU, mod.NVML_FEATURE_ENABLED = 1, 2, 0, 1
+    mod.nvmlClocksThrottleReasonSwPowerCap = 0x4
+    mod.nvmlClocksThrottleReasonHwSlowdown = 0x8
+    mod.nvmlClocksThrottleReasonGpuIdle = 0x1
+    values = {
+        "nvmlDeviceGetName": lambda h: b"Synthetic GPU 80GB HBM3",
+        "nvmlDeviceGetUUID": lambda h: "GPU-synthetic",
+        "nvmlSystemGetDriverVersion": lambda: "0.0.synthetic",
+        "nvmlSystemGetCudaDriverVersion_v2": lambda: 13000,
+        "nvmlDeviceGetEnforcedPowerLimit": lambda h: 123_000,  # mW
+        "nvmlDeviceGetMaxClockInfo": lambda h, c: 1111,
+        "nvmlDeviceGetClockInfo": lambda h, c: 999 if c == 1 else 888,
+        "nvmlDeviceGetTemperature": lambda h, s: 42,
+        "nvmlDeviceGetCurrentClocksThrottleReasons": lambda h: 0x4 | 0x8,
+        "nvmlDeviceGetPersistenceMode": lambda h: 1,
+        "nvmlDeviceGetHandleByIndex": lambda i: f"handle{i}",
+        "nvmlShutdown": lambda: None,
+    }
+
+    def init() -> None:
+        if init_error:
+            raise RuntimeError("synthetic: driver not loaded")
+
+    values["nvmlInit"] = init
+    for name, fn in values.items():
+        if name in fail:
+
+            def failing(*args: object, _name: str = name) -> None:
+                raise RuntimeError(f"synthetic failure of {_name}")
+
+            fn = failing
+        setattr(mod, name, fn)
+    return mod
+
+
+def test_no_gpu_requested_records_why_and_still_collects_the_rest() -> None:
+    prov = collect_provenance(device_index=None, settings={"steps": 2})
+    assert prov["gpu"] is None
+    assert "device_index=None" in prov["unavailable"]["gpu"]
+    assert prov["settings"] == {"steps": 2}
+    assert prov["versions"]["diffusers"] == diffusers.__version__
+    assert prov["versions"]["t2v-energy"] == "0.1.0"
+    assert prov["host"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    parsed = dt.datetime.fromisoformat(prov["date_utc"].replace("Z", "+00:00"))
+    assert parsed.utcoffset() == dt.timedelta(0)
+    commit = prov["git"]["commit"]
+    has_commit = commit is not None and re.fullmatch(r"[0-9a-f]{40}", commit)
+    assert has_commit or "git.commit" in prov["unavailable"]
+    for key in ("torch_cuda", "cudnn"):  # CPU torch here: None with a reason; on the runner: a value
+        assert prov["versions"][key] is not None or f"versions.{key}" in prov["unavailable"]
+
+
+def test_fake_nvml_gpu_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
+    gpu = collect_provenance(device_index=0)["gpu"]
+    assert gpu == {
+        "index": 0,
+        "name": "Synthetic GPU 80GB HBM3",
+        "uuid": "GPU-synthetic",
+        "driver_version": "0.0.synthetic",
+        "cuda_driver_version": 13000,
+        "power_limit_w": 123.0,
+        "max_sm_clock_mhz": 1111,
+        "sm_clock_mhz": 999,
+        "memory_clock_mhz": 888,
+        "temperature_c": 42,
+        "throttle_reasons": ["hw_slowdown", "sw_power_cap"],
+        "persistence_mode": True,
+    }
+
+
+def test_one_failing_nvml_field_is_none_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(fail={"nvmlDeviceGetPersistenceMode"}))
+    prov = collect_provenance(device_index=0)
+    assert prov["gpu"]["persistence_mode"] is None
+    assert "synthetic failure" in prov["unavailable"]["gpu.persistence_mode"]
+    assert prov["gpu"]["name"] == "Synthetic GPU 80GB HBM3"
+
+
+def test_nvml_init_failure_gives_a_cpu_provenance(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(init_error=True))
+    prov = collect_provenance(device_index=0)
+    assert prov["gpu"] is None
+    assert "driver not loaded" in prov["unavailable"]["gpu"]
+
+
+def test_baseline_dir_uses_gpu_slug_and_diffusers_version() -> None:
+    prov = {"gpu": {"name": "NVIDIA H100 80GB HBM3"}, "versions": {"diffusers": "0.42.1"}}
+    assert baseline_dir("baselines", prov) == Path("baselines/nvidia-h100-80gb-hbm3/0.42.1")
+    assert gpu_slug({"gpu": None}) == "cpu"
+    with pytest.raises(BaselineFormatError, match=r"no versions\.diffusers"):
+        baseline_dir("baselines", {"gpu": None, "versions": {}})
+
+
+def test_hardware_and_version_differences() -> None:
+    a = {"gpu": {"name": "G", "driver_version": "1", "power_limit_w": 100.0}, "versions": {"torch": "1"}}
+    b = {"gpu": {"name": "G", "driver_version": "2", "power_limit_w": 100.0}, "versions": {"torch": "2"}}
+    assert hardware_differences(a, a) == []
+    assert hardware_differences(a, b) == ["driver: '1' vs '2'"]
+    assert hardware_differences(a, {"gpu": None}) == ["GPU: 'G' vs None (one run had no GPU)"]
+    assert version_changes(a, b) == (("torch", "1", "2"), ("driver", "1", "2"))
