@@ -31,5 +31,6 @@ def test_reference_short_run(tmp_path: Path) -> None:
     assert mm["extra"]["mean_power_w"] <= 1.2 * mm["machine_state"]["power_limit_w"]
     assert mm["extra"]["sample_count"] > 50  # background sampler ran during the window
     assert mm["extra"]["achieved_tflops"] > 1.0
-    assert mm["extra"]["agreement_pct"] < 10.0, mm["extra"]
-    assert doc["provenance"]["gpu_name"] == mm["machine_state"]["name"]
+    # The foundation issue's acceptance bound: counter and integrated instantaneous power agree within 3%.
+    assert mm["extra"]["agreement_pct"] < 3.0, mm["extra"]
+    assert doc["provenance"]["gpu"]["name"] == mm["machine_state"]["name"]

@@ -30,12 +30,9 @@ Each record: ``id`` (``reference/idle/idle``, ``reference/matmul-bf16-8192/matmu
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +41,8 @@ from typing import Any
 from t2v_energy_lib.energy.gpu_meter import GpuMeter
 from t2v_energy_lib.energy.measurements import GpuWindow
 from t2v_energy_lib.errors import GpuUnavailableError, T2VEnergyError
+from t2v_energy_lib.results import collect_provenance
+from t2v_energy_lib.results.storage import atomic_write_text
 
 SUITE = "reference"
 MATMUL_N = 8192
@@ -148,39 +147,18 @@ def build_document(
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
-    """Write ``data`` as JSON to ``path`` through a temp file and ``os.replace`` (no NaN allowed)."""
+    """Write ``data`` as JSON to ``path`` atomically (no NaN allowed), through the results layer's writer."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(data, indent=2, allow_nan=False) + "\n")
     return target
 
 
-def _provenance(meter: GpuMeter, window: GpuWindow, device: int) -> dict[str, Any]:
-    import torch
-
-    from t2v_energy_lib import __version__
-
-    state = window.states[device]
-    return {
-        "tool": "t2v_energy_lib.bench.reference",
-        "t2v_energy_version": __version__,
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "gpu_name": state.name,
-        "gpu_uuid": state.uuid,
-        "driver_version": state.driver_version,
-        "power_limit_w": state.power_limit_w,
-        "torch_version": torch.__version__,
-        "cuda_version": torch.version.cuda,
-        "python_version": platform.python_version(),
-    }
+def _provenance(window: GpuWindow, device: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """Full provenance (results layer) plus the measured window's GPU state and this tool's name."""
+    provenance = collect_provenance(device_index=device, settings=settings)
+    provenance["tool"] = "t2v_energy_lib.bench.reference"
+    provenance["window_gpu_state"] = window.states[device].to_dict()
+    return provenance
 
 
 def _matmul_loop(a: Any, b: Any, c: Any, seconds: float) -> int:
@@ -247,7 +225,7 @@ def run_reference(
             n,
             iterations,
             period_s,
-            _provenance(meter, handle.result, device),
+            _provenance(handle.result, device, settings),
             settings,
         )
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+import os
 import platform
 import re
 import socket
@@ -136,6 +137,11 @@ def _collect_versions(unavailable: dict[str, str]) -> dict[str, Any]:
         pkg: _field(unavailable, f"versions.{pkg}", lambda pkg=pkg: importlib.metadata.version(pkg))
         for pkg in _VERSION_PACKAGES
     }
+    if versions["t2v-energy"] is None:  # run from a source tree that is not pip-installed
+        from t2v_energy_lib import __version__
+
+        versions["t2v-energy"] = __version__
+        unavailable.pop("versions.t2v-energy", None)
 
     def torch_attr(name: str) -> Any:
         import torch  # lazy: heavy, and only the version attributes are read (no CUDA init)
@@ -157,6 +163,24 @@ def _git(args: list[str]) -> str:
         ["git", *args], cwd=_PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
     )
     return out.stdout.strip()
+
+
+GIT_COMMIT_ENV = "T2V_ENERGY_GIT_COMMIT"
+"""Environment variable naming the project commit when the run happens on a copy without git history
+(e.g. a GPU runner that receives a plain copy of the tree). Set with ``T2V_ENERGY_GIT_DIRTY=0|1``."""
+
+
+def _collect_git(unavailable: dict[str, str]) -> dict[str, Any]:
+    commit = os.environ.get(GIT_COMMIT_ENV)
+    if commit:
+        dirty_env = os.environ.get("T2V_ENERGY_GIT_DIRTY")
+        dirty = None if dirty_env is None else dirty_env not in ("0", "false", "False", "")
+        return {"commit": commit, "dirty": dirty, "source": f"${GIT_COMMIT_ENV}"}
+    return {
+        "commit": _field(unavailable, "git.commit", lambda: _git(["rev-parse", "HEAD"])),
+        "dirty": _field(unavailable, "git.dirty", lambda: bool(_git(["status", "--porcelain"]))),
+        "source": "git",
+    }
 
 
 def collect_provenance(
@@ -181,10 +205,7 @@ def collect_provenance(
         "os": _field(unavailable, "host.os", platform.platform),
         "python": platform.python_version(),
     }
-    git = {
-        "commit": _field(unavailable, "git.commit", lambda: _git(["rev-parse", "HEAD"])),
-        "dirty": _field(unavailable, "git.dirty", lambda: bool(_git(["status", "--porcelain"]))),
-    }
+    git = _collect_git(unavailable)
     return {
         "gpu": gpu,
         "host": host,
