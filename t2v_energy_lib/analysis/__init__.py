@@ -1,1 +1,33 @@
-"""analysis layer."""
+"""Analysis layer: least-squares fits, the F-test, and the study's claims checked over stored results."""
+
+from t2v_energy_lib.analysis.claim import ClaimResult
+from t2v_energy_lib.analysis.claims import CLAIM_STATEMENTS, CLAIMS, check_all
+from t2v_energy_lib.analysis.fits import (
+    FTest,
+    PolyFit,
+    constant_within,
+    f_test_nested,
+    fit_linear,
+    fit_polynomial,
+    fit_quadratic,
+    mape,
+    max_relative_deviation,
+)
+from t2v_energy_lib.analysis.theory_view import TheoryView
+
+__all__ = [
+    "CLAIMS",
+    "CLAIM_STATEMENTS",
+    "ClaimResult",
+    "FTest",
+    "PolyFit",
+    "TheoryView",
+    "check_all",
+    "constant_within",
+    "f_test_nested",
+    "fit_linear",
+    "fit_polynomial",
+    "fit_quadratic",
+    "mape",
+    "max_relative_deviation",
+]

@@ -1,0 +1,177 @@
+"""Claim 4 of the study: the denoiser dominates, and inside it matmul and attention kernels dominate.
+
+Both read the 'cross_model' suite: per model, the denoiser's share of per-video GPU energy (from the
+``denoiser_step`` record times steps over the per-video total), and the kernel-time share of matmul plus
+attention in the ``operator_profile`` record.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+from t2v_energy_lib.analysis.claim import ClaimResult
+from t2v_energy_lib.analysis.points import (
+    ENERGY_KEY,
+    LATENCY_KEY,
+    models_in,
+    open_results,
+    per_video_values,
+    require_records,
+)
+from t2v_energy_lib.errors import FitError
+
+DENOISER_SHARE_MIN = 0.60
+MATMUL_ATTENTION_SHARE_MIN = 0.60
+PARTS = ("text_encoder", "denoiser_step", "vae_decode")
+#: Where an operator_profile record may keep its kernel-time shares (first found wins; else top-level extra).
+SHARE_CONTAINERS = ("shares", "kernel_time_shares", "op_shares")
+
+
+def _settings_key(settings: Mapping[str, Any]) -> str:
+    return json.dumps(dict(settings), sort_keys=True, default=str)
+
+
+def _mean_per_video_j(record: Any) -> float:
+    return statistics.fmean(per_video_values(record, ENERGY_KEY))
+
+
+def _mean_per_video_s(record: Any) -> float:
+    return statistics.fmean(per_video_values(record, LATENCY_KEY))
+
+
+def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
+    """The denoiser's share of per-video GPU energy among one model's records at one setting.
+
+    The total is the ``end_to_end`` record if measured, else the ``composed`` one, else the sum of the parts.
+
+    Raises:
+        FitError: No denoiser_step record, or no total and a part missing.
+    """
+    by_component = {r.component: r for r in records}
+    if "denoiser_step" not in by_component:
+        raise FitError(
+            f"no denoiser_step record for {records[0].model} in the cross_model records of {label}"
+        )
+    denoiser_j = _mean_per_video_j(by_component["denoiser_step"])
+    for whole in ("end_to_end", "composed"):
+        if whole in by_component:
+            total_j, total_from = _mean_per_video_j(by_component[whole]), whole
+            total_s = _mean_per_video_s(by_component[whole])
+            break
+    else:
+        missing = [p for p in PARTS if p not in by_component]
+        if missing:
+            raise FitError(
+                f"cannot total the per-video energy of {records[0].model} in {label}: no end_to_end or "
+                f"composed record and no {', '.join(missing)} record; run "
+                "`t2v-energy characterize --suites cross_model`"
+            )
+        total_j, total_from = sum(_mean_per_video_j(by_component[p]) for p in PARTS), "sum of parts"
+        total_s = sum(_mean_per_video_s(by_component[p]) for p in PARTS)
+    parts = {p: _mean_per_video_j(by_component[p]) for p in PARTS if p in by_component}
+    return {
+        "share": denoiser_j / total_j,
+        "denoiser_j": denoiser_j,
+        "total_j": total_j,
+        "total_s": total_s,
+        "total_from": total_from,
+        "parts_j": parts,
+        "settings": dict(records[0].settings),
+    }
+
+
+def denoiser_shares(results: Any) -> dict[str, dict[str, Any]]:
+    """Per model (and setting, as ``model`` or ``model@settings`` when a model has several), the share dict.
+
+    Raises:
+        MissingResultsError: No 'cross_model' records.
+    """
+    rf, label = open_results(results)
+    records = require_records(rf, label, "cross_model")
+    out: dict[str, dict[str, Any]] = {}
+    for model in models_in(records):
+        groups: dict[str, list[Any]] = {}
+        for r in records:
+            if r.model == model and r.component in (*PARTS, "end_to_end", "composed"):
+                groups.setdefault(_settings_key(r.settings), []).append(r)
+        for i, group in enumerate(groups.values()):
+            key = model if len(groups) == 1 else f"{model}@{i}"
+            out[key] = denoiser_share_of(group, label)
+    return out
+
+
+def check_denoiser_dominates(results: Any) -> ClaimResult:
+    """Claim 4: the denoiser's share of per-video GPU energy exceeds 60% for every model ('cross_model').
+
+    Raises:
+        MissingResultsError: No 'cross_model' records.
+        FitError: A model lacks the records needed for its share.
+    """
+    shares = denoiser_shares(results)
+    details = {m: {**d, "holds": d["share"] > DENOISER_SHARE_MIN} for m, d in shares.items()}
+    lines = [
+        f"{m}: denoiser {d['denoiser_j']:.4g} J of {d['total_j']:.4g} J per video ({d['total_from']}) = "
+        f"{d['share']:.1%} {'>' if d['holds'] else '<='} {DENOISER_SHARE_MIN:.0%}"
+        for m, d in details.items()
+    ]
+    holds = all(d["holds"] for d in details.values())
+    return ClaimResult(name="denoiser_dominates", holds=holds, summary="; ".join(lines), details=details)
+
+
+def kernel_shares_of(record: Any) -> dict[str, float]:
+    """Kernel-time shares (matmul, attention, norm_elementwise, other) of an operator_profile record."""
+    extra = record.extra or {}
+    container = next((extra[k] for k in SHARE_CONTAINERS if isinstance(extra.get(k), Mapping)), extra)
+    shares = {
+        k: float(container[k]) for k in ("matmul", "attention", "norm_elementwise", "other") if k in container
+    }
+    if "matmul" not in shares or "attention" not in shares:
+        raise FitError(
+            f"operator_profile record {record.id} has no matmul and attention shares in extra "
+            f"(keys: {sorted(extra)}); re-run `t2v-energy characterize --suites cross_model`"
+        )
+    return shares
+
+
+def matmul_attention_shares(results: Any) -> dict[str, dict[str, Any]]:
+    """Per operator_profile record (keyed by model, or by record id when a model has several), the shares.
+
+    Raises:
+        MissingResultsError: No operator_profile records (in any suite).
+    """
+    rf, label = open_results(results)
+    records = [r for r in rf.select(component="operator_profile")]
+    if not records:
+        require_records(rf, label, "cross_model", component="operator_profile")
+    out: dict[str, dict[str, Any]] = {}
+    for model in models_in(records):
+        mine = [r for r in records if r.model == model]
+        for r in mine:
+            shares = kernel_shares_of(r)
+            key = model if len(mine) == 1 else r.id
+            out[key] = {"share": shares["matmul"] + shares["attention"], "shares": shares, "record_id": r.id}
+    return out
+
+
+def check_matmul_attention_dominate(results: Any) -> ClaimResult:
+    """Claim 4 (kernels): matmul + attention kernels take > 60% of denoiser GPU time, for every model.
+
+    Raises:
+        MissingResultsError: No operator_profile records.
+        FitError: A record lacks the shares.
+    """
+    shares = matmul_attention_shares(results)
+    details = {m: {**d, "holds": d["share"] > MATMUL_ATTENTION_SHARE_MIN} for m, d in shares.items()}
+    lines = [
+        f"{m}: matmul {d['shares']['matmul']:.1%} + attention {d['shares']['attention']:.1%} = "
+        f"{d['share']:.1%} "
+        f"{'>' if d['holds'] else '<='} {MATMUL_ATTENTION_SHARE_MIN:.0%} of denoiser kernel time"
+        for m, d in details.items()
+    ]
+    holds = all(d["holds"] for d in details.values())
+    return ClaimResult(
+        name="matmul_attention_dominate", holds=holds, summary="; ".join(lines), details=details
+    )

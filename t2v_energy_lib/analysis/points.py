@@ -1,0 +1,237 @@
+"""From stored result records to the points a claim fits: per-video energy and latency vs a sweep variable.
+
+Reads the results layer's objects only through their documented attributes (``suite``, ``model``,
+``component``, ``settings``, ``rounds``, ``extra``, ``id``) and ``ResultFile.select``. Rounds are raw
+per-unit-of-work floats, so a ``denoiser_step`` record is turned into per-video values by multiplying by the
+record's ``num_inference_steps``; ``end_to_end`` and ``composed`` records already hold per-video values.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from t2v_energy_lib.errors import FitError, MissingResultsError
+
+ENERGY_KEY = "gpu_energy_j"
+LATENCY_KEY = "latency_s"
+
+#: Per-video sources, most direct first: a whole measured generation, parts composed into one, or the
+#: denoiser's per-step figures times the step count (which leaves out text encoding and decoding).
+PER_VIDEO_SOURCES = ("end_to_end", "composed", "denoiser_step")
+
+#: VAE temporal compression by model-id prefix: latent frames = (F - 1) / factor + 1 (models.md).
+TEMPORAL_COMPRESSION = {
+    "wan": 4,
+    "cogvideox": 4,
+    "hunyuanvideo": 4,
+    "ltx": 8,
+    "mochi": 6,
+    "animatediff": 1,
+}
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One setting of a sweep with its per-video GPU energy and latency, per measured round.
+
+    Attributes:
+        model: Model id.
+        settings: The record's generation settings (height, width, num_frames, num_inference_steps, ...).
+        x: The sweep variable at this setting (pixels, latent frames or steps).
+        energy_j: GPU energy per video, one value per round. Units: J.
+        latency_s: Latency per video, one value per round. Units: s.
+        source: Which component the values came from (``end_to_end``, ``composed`` or ``denoiser_step``).
+        record_id: The record's stable id.
+        token_length: Denoiser token length if the record states it.
+    """
+
+    model: str
+    settings: Mapping[str, Any]
+    x: float
+    energy_j: tuple[float, ...]
+    latency_s: tuple[float, ...]
+    source: str
+    record_id: str
+    token_length: int | None = None
+
+    @property
+    def energy_mean_j(self) -> float:
+        """Mean GPU energy per video over rounds. Units: J."""
+        return statistics.fmean(self.energy_j)
+
+    @property
+    def latency_mean_s(self) -> float:
+        """Mean latency per video over rounds. Units: s."""
+        return statistics.fmean(self.latency_s)
+
+    @property
+    def energy_std_j(self) -> float:
+        """Sample standard deviation of energy over rounds (0 for one round). Units: J."""
+        return statistics.stdev(self.energy_j) if len(self.energy_j) > 1 else 0.0
+
+    @property
+    def latency_std_s(self) -> float:
+        """Sample standard deviation of latency over rounds (0 for one round). Units: s."""
+        return statistics.stdev(self.latency_s) if len(self.latency_s) > 1 else 0.0
+
+
+def open_results(results: Any) -> tuple[Any, str]:
+    """A loaded ``ResultFile`` and a label naming where it came from (for messages).
+
+    Args:
+        results: A ``ResultFile`` (anything with ``records`` and ``select``), or a path to a result file or a
+            folder of ``*.json`` result files.
+    """
+    if hasattr(results, "records") and hasattr(results, "select"):
+        return results, str(getattr(results, "path", None) or "the given results")
+    from t2v_energy_lib.results import load_results
+
+    return load_results(Path(results)), str(results)
+
+
+def require_records(
+    result_file: Any, label: str, suite: str, component: str | None = None, model: str | None = None
+) -> tuple[Any, ...]:
+    """The records of ``suite`` (and ``component``), or a :class:`MissingResultsError` naming the fix."""
+    records = tuple(result_file.select(suite=suite, model=model, component=component))
+    if records:
+        return records
+    what = f"'{suite}'" if component is None else f"'{suite}' {component}"
+    of_model = "" if model is None else f" of {model}"
+    raise MissingResultsError(
+        f"no {what} records{of_model} in {label}: run `t2v-energy characterize --suites {suite}`",
+        suite=suite,
+        component=component,
+    )
+
+
+def is_estimated(record: Any) -> bool:
+    """True when the record says some of its values were estimated rather than measured."""
+    return bool((record.extra or {}).get("estimated", False))
+
+
+def token_length_of(record: Any) -> int | None:
+    """The record's denoiser token length from ``extra['token_length']``, if stated."""
+    value = (record.extra or {}).get("token_length")
+    return int(value) if value is not None else None
+
+
+def steps_of(record: Any) -> int:
+    """The record's ``num_inference_steps`` setting (raises :class:`FitError` when it is absent)."""
+    try:
+        return int(record.settings["num_inference_steps"])
+    except KeyError:
+        raise FitError(
+            f"record {record.id} has no num_inference_steps setting; cannot scale per-step values"
+        ) from None
+
+
+def round_values(record: Any, key: str) -> tuple[float, ...]:
+    """The raw per-round values of ``key`` (per unit of work), or a :class:`FitError` naming the key."""
+    values = (record.rounds or {}).get(key)
+    if not values:
+        raise FitError(
+            f"record {record.id} has no '{key}' rounds (has {sorted(record.rounds or {})}); "
+            f"re-run its suite with a GPU meter attached"
+        )
+    return tuple(float(v) for v in values)
+
+
+def per_video_values(record: Any, key: str) -> tuple[float, ...]:
+    """Per-video values of ``key`` per round: per-step values are multiplied by the step count."""
+    values = round_values(record, key)
+    if record.component == "denoiser_step":
+        steps = steps_of(record)
+        return tuple(v * steps for v in values)
+    return values
+
+
+def pixels(_model: str, settings: Mapping[str, Any]) -> float:
+    """The sweep variable of the resolution claim: ``height * width``. Units: pixels."""
+    return float(settings["height"]) * float(settings["width"])
+
+
+def latent_frames(model: str, settings: Mapping[str, Any]) -> float:
+    """The sweep variable of the frames claim: ``(F - 1) / t + 1`` with the model's VAE temporal factor t."""
+    factor = next((t for prefix, t in TEMPORAL_COMPRESSION.items() if model.lower().startswith(prefix)), None)
+    if factor is None:
+        raise FitError(
+            f"no VAE temporal compression known for model '{model}'; add its prefix to "
+            f"TEMPORAL_COMPRESSION in t2v_energy_lib/analysis/points.py"
+        )
+    return float((int(settings["num_frames"]) - 1) // factor + 1)
+
+
+def steps(_model: str, settings: Mapping[str, Any]) -> float:
+    """The sweep variable of the steps claim: ``num_inference_steps``."""
+    return float(settings["num_inference_steps"])
+
+
+def models_in(records: Iterable[Any]) -> tuple[str, ...]:
+    """Model ids of the records, in first-seen order."""
+    return tuple(dict.fromkeys(r.model for r in records))
+
+
+#: Settings held fixed in each sweep; points are grouped by them so one fit never mixes two resolutions.
+FIXED_SETTINGS = {
+    "resolution": ("num_frames", "num_inference_steps", "guidance_scale"),
+    "frames": ("height", "width", "num_inference_steps", "guidance_scale"),
+    "steps": ("height", "width", "num_frames", "guidance_scale"),
+}
+
+
+def group_label(settings: Mapping[str, Any], keys: Iterable[str]) -> str:
+    """A readable label of the fixed settings, e.g. ``height=720, width=1280, num_inference_steps=50``."""
+    return ", ".join(f"{k}={settings.get(k)}" for k in keys)
+
+
+def sweep_points(
+    result_file: Any,
+    label: str,
+    suite: str,
+    x_of: Callable[[str, Mapping[str, Any]], float],
+    model: str,
+    sources: tuple[str, ...] = PER_VIDEO_SOURCES,
+) -> tuple[dict[str, list[SweepPoint]], int]:
+    """The measured per-video points of one model's sweep, from the first source in ``sources`` present.
+
+    Records flagged ``estimated`` are left out (claims are checked on measured points only). Points are
+    grouped by the settings the sweep holds fixed (:data:`FIXED_SETTINGS`).
+
+    Returns:
+        Group label -> points sorted by x, and how many estimated records were left out.
+
+    Raises:
+        MissingResultsError: The suite has no records of this model in any of ``sources``.
+    """
+    records = require_records(result_file, label, suite, model=model)
+    fixed = FIXED_SETTINGS.get(suite, ())
+    for source in sources:
+        chosen = [r for r in records if r.component == source]
+        if not chosen:
+            continue
+        measured = [r for r in chosen if not is_estimated(r)]
+        groups: dict[str, list[SweepPoint]] = {}
+        for r in measured:
+            point = SweepPoint(
+                model=model,
+                settings=dict(r.settings),
+                x=x_of(model, r.settings),
+                energy_j=per_video_values(r, ENERGY_KEY),
+                latency_s=per_video_values(r, LATENCY_KEY),
+                source=source,
+                record_id=r.id,
+                token_length=token_length_of(r),
+            )
+            groups.setdefault(group_label(r.settings, fixed), []).append(point)
+        return {k: sorted(v, key=lambda p: p.x) for k, v in groups.items()}, len(chosen) - len(measured)
+    raise MissingResultsError(
+        f"no per-video records ({', '.join(sources)}) of {model} in the '{suite}' records of {label}: "
+        f"run `t2v-energy characterize --suites {suite}`",
+        suite=suite,
+        component=sources[0],
+    )

@@ -1,0 +1,36 @@
+"""``t2v-energy report``: plots and a markdown summary of a result file or a baseline folder.
+
+Examples::
+
+    t2v-energy report baselines/nvidia-h100-80gb-hbm3/0.42.1
+    t2v-energy report results/resolution.json --out /tmp/report
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``report`` subcommand."""
+    p = subparsers.add_parser(
+        "report",
+        help="write PNG plots and REPORT.md (claims, fits, predictor MAPE, cross-model) for stored results",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results", type=Path, help="a result file, or a folder of result files (e.g. a baseline)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: <results folder>/report/)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report; prints where REPORT.md is and each claim's verdict. Returns 0."""
+    from t2v_energy_lib.report import write_report
+
+    path = write_report(args.results, args.out)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,177 @@
+"""Markdown tables of a report: the claim fits, predictor MAPE, and cross-model figures beside the study's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from t2v_energy_lib.analysis.claim import ClaimResult
+from t2v_energy_lib.analysis.claims import CLAIM_STATEMENTS
+from t2v_energy_lib.report import fmt
+from t2v_energy_lib.report.published import DIFFERENCE_NOTES, PUBLISHED_MAPE, SOURCE, published_for
+from t2v_energy_lib.units import j_to_wh
+
+FIT_HEADERS = ("claim", "model [fixed settings]", "quantity", "holds", "R^2", "fit / figure", "p")
+
+
+def _yes(flag: bool | None) -> str:
+    return "-" if flag is None else ("yes" if flag else "**NO**")
+
+
+def _poly(fit: Any, x: str) -> str:
+    terms = [fmt.num(fit.coefficients[0])]
+    for i, c in enumerate(fit.coefficients[1:], start=1):
+        terms.append(f"{fmt.num(c)}·{x}" + (f"^{i}" if i > 1 else ""))
+    return " + ".join(terms)
+
+
+def _sweep_rows(name: str, result: ClaimResult, x: str) -> list[list[str]]:
+    rows = []
+    for model, entry in result.details.items():
+        for key, group in entry.get("groups", {}).items():
+            if not group["judged"]:
+                rows.append(
+                    [name, f"{model} [{key}]", "-", "not judged", "-", f"{len(group['points'])} points", "-"]
+                )
+                continue
+            for metric in ("energy_j", "latency_s"):
+                verdict = group[metric]
+                fit = verdict.get("quadratic") or verdict["linear"]
+                p = verdict["f_test"].p_value if "f_test" in verdict else fit.p_values[-1]
+                holds = verdict.get("holds", group["holds"])
+                rows.append(
+                    [
+                        name,
+                        f"{model} [{key}]",
+                        metric,
+                        _yes(holds),
+                        fmt.r2(fit.r_squared),
+                        _poly(fit, x),
+                        fmt.p_value(p),
+                    ]
+                )
+        if "max_relative_deviation" in entry:
+            rows.append(
+                [
+                    name,
+                    model,
+                    "per-step energy",
+                    _yes(entry["holds"]),
+                    "-",
+                    f"max deviation {fmt.pct(entry['max_relative_deviation'], 2)} ({entry['basis']})",
+                    "-",
+                ]
+            )
+    return rows
+
+
+def _share_rows(name: str, result: ClaimResult, label: str) -> list[list[str]]:
+    return [
+        [name, model, label, _yes(d["holds"]), "-", fmt.pct(d["share"]), "-"]
+        for model, d in result.details.items()
+    ]
+
+
+def fit_table(claims: Mapping[str, ClaimResult | Exception]) -> tuple[str, list[str]]:
+    """The claim table (markdown) and one line per claim that could not be checked, with its reason."""
+    rows: list[list[str]] = []
+    skipped: list[str] = []
+    x_names = {"quadratic_in_pixels": "px", "quadratic_in_frames": "latF", "linear_in_steps": "S"}
+    for name, result in claims.items():
+        if isinstance(result, Exception):
+            skipped.append(f"- `{name}` ({CLAIM_STATEMENTS.get(name, name)}): not checked: {result}")
+            continue
+        if name in x_names:
+            rows.extend(_sweep_rows(name, result, x_names[name]))
+        elif name == "denoiser_dominates":
+            rows.extend(_share_rows(name, result, "denoiser share of GPU energy"))
+        elif name == "matmul_attention_dominate":
+            rows.extend(_share_rows(name, result, "matmul+attention share of kernel time"))
+        else:
+            rows.append([name, "all", "-", _yes(result.holds), "-", result.summary, "-"])
+    return fmt.md_table(FIT_HEADERS, rows), skipped
+
+
+def mape_table(mape: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """MAPE per sweep, metric and predictor, with the study's published MAPE beside them.
+
+    Args:
+        mape: Sweep -> predictor name -> metric (``energy_j`` / ``latency_s``) -> MAPE as a fraction.
+    """
+    predictors = list(dict.fromkeys(p for per in mape.values() for p in per))
+    published = {m.sweep: m for m in PUBLISHED_MAPE}
+    headers = ("sweep", "quantity", *predictors, "published single-mu (paper, not measured here)")
+    rows = []
+    for sweep, per in mape.items():
+        for metric in ("energy_j", "latency_s"):
+            pub = published.get(sweep)
+            pub_value = (
+                None if pub is None else (pub.energy_mape if metric == "energy_j" else pub.latency_mape)
+            )
+            rows.append(
+                [
+                    sweep,
+                    metric,
+                    *[fmt.pct(per.get(p, {}).get(metric)) for p in predictors],
+                    fmt.pct(pub_value, 2),
+                ]
+            )
+    return fmt.md_table(headers, rows)
+
+
+def cross_model_table(shares: Mapping[str, Mapping[str, Any]]) -> str:
+    """Our per-video figures per model beside the study's published ones, with ratios ours/theirs.
+
+    Args:
+        shares: Model -> the denoiser-share dict (``total_j``, ``total_s``, ``share``, ``settings``) from
+            :func:`t2v_energy_lib.analysis.breakdown.denoiser_shares`.
+    """
+    headers = (
+        "model",
+        "our settings",
+        "latency s",
+        "GPU Wh",
+        "denoiser share",
+        "published settings",
+        "published latency s",
+        "published GPU Wh",
+        "latency ours/theirs",
+        "energy ours/theirs",
+    )
+    rows = []
+    for model, d in shares.items():
+        s = d["settings"]
+        ours = f"{s.get('height')}x{s.get('width')}, {s.get('num_frames')} f, "
+        ours += f"{s.get('num_inference_steps')} steps"
+        pub = published_for(model.split("@")[0])
+        gpu_wh = j_to_wh(d["total_j"])
+        lat = d["total_s"]
+        if pub is None:
+            rows.append(
+                [model, ours, fmt.num(lat), fmt.num(gpu_wh), fmt.pct(d["share"]), "-", "-", "-", "-", "-"]
+            )
+            continue
+        theirs = f"{pub.height}x{pub.width}, {pub.num_frames} f, {pub.num_inference_steps} steps"
+        same = (s.get("height"), s.get("width"), s.get("num_frames"), s.get("num_inference_steps")) == (
+            pub.height,
+            pub.width,
+            pub.num_frames,
+            pub.num_inference_steps,
+        )
+        mark = "" if same else " (settings differ)"
+        rows.append(
+            [
+                model,
+                ours,
+                fmt.num(lat),
+                fmt.num(gpu_wh),
+                fmt.pct(d["share"]),
+                theirs + mark,
+                fmt.num(pub.latency_s),
+                fmt.num(pub.gpu_wh),
+                fmt.ratio(lat, pub.latency_s),
+                fmt.ratio(gpu_wh, pub.gpu_wh),
+            ]
+        )
+    notes = "\n".join(f"- **{title}**: {text}" for title, text in DIFFERENCE_NOTES)
+    return f"{fmt.md_table(headers, rows)}\n\nPublished columns: {SOURCE}.\n\nWhy figures differ:\n{notes}"
