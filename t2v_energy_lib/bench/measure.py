@@ -1,0 +1,288 @@
+"""Component measurements at one shape, on a real pipeline: text encoder, denoiser step, VAE decode, video.
+
+:class:`ShapeMeasurer` drives the pipeline's own ``__call__`` (instrumented by :mod:`.instrument`):
+
+* warm-up: one 1-step generation with decoding, which also records the pipeline's ``encode_prompt`` and
+  ``vae.decode`` calls;
+* denoiser: ``pipe(prompt, ..., num_inference_steps=k, output_type="latent")`` with the prompt embeddings
+  cached, ``k`` calibrated so one window lasts >= ``target_window_s``; per-step values = window / k;
+* text encoder: the recorded ``encode_prompt`` call repeated to fill a window (CFG as the pipeline runs it);
+* VAE decode: the recorded decode calls replayed (latents already normalised, as the pipeline passes them);
+* end to end: complete generations ``pipe(prompt, all steps, output_type="np")``, one window each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from t2v_energy_lib.bench.instrument import (
+    DecodeCapture,
+    PromptCache,
+    calibrate_units,
+    peak_memory_bytes,
+    reset_peak,
+    synchronize,
+)
+from t2v_energy_lib.bench.metering import BenchMeter, Reading
+
+# Fewest denoising steps per pipeline call: the flow-matching Euler schedules of LTX and Mochi fail at 1 step
+# (index past their end / divide by steps - 1); the others (Wan's UniPC...) run 1 step.
+MIN_CALL_STEPS = 2
+
+
+def min_call_steps(pipe: Any) -> int:
+    """Fewest steps one ``pipe(...)`` call may run (see :data:`MIN_CALL_STEPS`)."""
+    scheduler = type(getattr(pipe, "scheduler", None)).__name__
+    return MIN_CALL_STEPS if scheduler.startswith("FlowMatch") else 1
+
+
+DEFAULT_PROMPT = (
+    "A golden retriever runs across a sunlit meadow towards the camera, slow motion, shallow depth of field, "
+    "cinematic lighting, highly detailed"
+)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """How long and how often to measure.
+
+    Attributes:
+        target_window_s: Minimum length of a denoiser window. Units: s.
+        text_window_s: Minimum length of a text-encoder window. Units: s.
+        rounds: Measured rounds (windows) of the denoiser and text encoder.
+        vae_rounds: Measured decodes when one decode is short.
+        vae_rounds_long: Measured decodes when one decode lasts more than ``long_decode_s``.
+        long_decode_s: See ``vae_rounds_long``. Units: s.
+        max_steps_per_window: Cap on denoising steps in one window.
+        max_text_reps: Cap on text-encoder calls in one window.
+        e2e_rounds: Complete generations measured per validation point.
+        prompt: The prompt (fixed; Wan, CogVideoX and LTX pad it, so compute does not depend on it).
+    """
+
+    target_window_s: float = 5.0
+    text_window_s: float = 2.0
+    rounds: int = 3
+    vae_rounds: int = 3
+    vae_rounds_long: int = 2
+    long_decode_s: float = 4.0
+    max_steps_per_window: int = 50
+    max_text_reps: int = 200
+    e2e_rounds: int = 3
+    prompt: str = DEFAULT_PROMPT
+
+
+@dataclass(frozen=True)
+class Series:
+    """Windows of one component: ``units`` units of work per window.
+
+    Attributes:
+        component: ``"denoiser_step"``, ``"text_encoder"``, ``"vae_decode"``, ``"end_to_end"``...
+        readings: One reading per measured window.
+        units: Units of work per window (steps, encoder calls, decodes, videos).
+        extra: Context (calibration, tiling, peak memory).
+    """
+
+    component: str
+    readings: tuple[Reading, ...]
+    units: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def rounds(self) -> dict[str, list[float]]:
+        """Per-unit rounds: each window's values divided by ``units``, keyed by quantity (units in names)."""
+        return rounds_from_readings(self.readings, self.units)
+
+
+def rounds_from_readings(readings: tuple[Reading, ...], units: int) -> dict[str, list[float]]:
+    """Per-unit values of each window; a quantity is kept only if every window has it. Units: s, J."""
+    out: dict[str, list[float]] = {"latency_s": [r.duration_s / units for r in readings]}
+    for name in ("gpu_energy_j", "gpu_energy_above_idle_j", "cpu_energy_j", "ram_energy_j"):
+        values = [getattr(r, name) for r in readings]
+        if values and all(v is not None for v in values):
+            out[name] = [float(v) / units for v in values]
+    return out
+
+
+class ShapeMeasurer:
+    """Measures the components of one pipeline; call :meth:`warmup` for each new shape first.
+
+    Args:
+        pipe: A diffusers text-to-video pipeline (any family that calls ``encode_prompt`` and ``vae.decode``).
+        meter: The bench meter.
+        device: ``"cuda"`` or ``"cpu"``.
+        config: Window lengths and rounds.
+    """
+
+    def __init__(self, pipe: Any, meter: BenchMeter, device: str, config: MeasureConfig) -> None:
+        self.pipe = pipe
+        self.meter = meter
+        self.device = device
+        self.config = config
+        self.prompts = PromptCache(pipe)
+        self.decodes = DecodeCapture(pipe, device)
+        self.settings: Any = None
+        self.min_steps = min_call_steps(pipe)
+        if hasattr(pipe, "set_progress_bar_config"):
+            pipe.set_progress_bar_config(disable=True)
+
+    def __enter__(self) -> ShapeMeasurer:
+        self.prompts.__enter__()
+        self.decodes.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.decodes.__exit__(*exc)
+        self.prompts.__exit__(*exc)
+
+    def call(self, steps: int, output_type: str, **kwargs: Any) -> Any:
+        """One ``pipe(...)`` call at the current shape with ``steps`` denoising steps."""
+        s = self.settings
+        return self.pipe(
+            prompt=self.config.prompt,
+            height=s.height,
+            width=s.width,
+            num_frames=s.num_frames,
+            num_inference_steps=steps,
+            guidance_scale=s.guidance_scale,
+            output_type=output_type,
+            **kwargs,
+        )
+
+    def _timed(self, fn: Callable[[], Any]) -> float:
+        synchronize(self.device)
+        start = time.perf_counter()
+        out = fn()
+        del out
+        synchronize(self.device)
+        return time.perf_counter() - start
+
+    def warmup(self, settings: Any) -> float:
+        """Untimed short generation with decoding at ``settings``; records encode/decode calls. Units: s."""
+        self.settings = settings
+        self.decodes.start_capture(settings.height, settings.width)
+        try:
+            return self._timed(lambda: self.call(self.min_steps, "np"))
+        finally:
+            self.decodes.capturing = False
+
+    def _windows(self, component: str, run: Callable[[int], None], units: int, rounds: int) -> list[Reading]:
+        readings = []
+        for i in range(rounds):
+            key = f"{component}#{i}"
+            self.meter.begin(key)
+            run(units)
+            readings.append(self.meter.end(key))
+        return readings
+
+    def measure_denoiser(self) -> Series:
+        """Per-step windows of the pipeline's own denoising loop (prompt embeddings cached)."""
+        cfg = self.config
+        reset_peak(self.device)
+        one = self._timed(lambda: self.call(self.min_steps, "latent")) / self.min_steps
+        steps = max(self.min_steps, calibrate_units(one, cfg.target_window_s, cfg.max_steps_per_window))
+        if steps >= 4:
+            # cheap steps: refine with a longer call, since one step's figure includes the per-call overhead
+            probe = min(steps, max(self.min_steps + 1, steps // 4))
+            per = self._timed(lambda: self.call(probe, "latent")) / probe
+            steps = max(self.min_steps, calibrate_units(per, cfg.target_window_s, cfg.max_steps_per_window))
+        readings = self._windows("denoiser", lambda k: self.call(k, "latent"), steps, cfg.rounds)
+        extra = {
+            "steps_per_window": steps,
+            "calibration_call_s": one,
+            "peak_memory_bytes": peak_memory_bytes(self.device),
+        }
+        return Series("denoiser_step", tuple(readings), steps, _window_extra(readings, extra))
+
+    def measure_text_encoder(self) -> Series:
+        """Windows of the recorded ``encode_prompt`` call (positive and negative prompt, as the pipeline)."""
+        cfg = self.config
+        reset_peak(self.device)
+        for _ in range(2):  # untimed: the encoder ran only once (in the warm-up generation) before this
+            self.prompts.run_recorded()
+        one = self._timed(self.prompts.run_recorded)
+        reps = calibrate_units(one, cfg.text_window_s, cfg.max_text_reps)
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                self.prompts.run_recorded()
+
+        readings = self._windows("text_encoder", run, reps, cfg.rounds)
+        extra = {"calls_per_window": reps, "peak_memory_bytes": peak_memory_bytes(self.device)}
+        return Series("text_encoder", tuple(readings), reps, _window_extra(readings, extra))
+
+    def measure_vae_decode(self) -> Series:
+        """Windows of the recorded decode calls, one video's decode per window (tiling as decided)."""
+        cfg = self.config
+        reset_peak(self.device)
+        projected_s = self.decodes.warmup_s / self.decodes.warmup_fraction
+        full_warmup = self.decodes.warmup_fraction < 1.0 and projected_s < cfg.long_decode_s
+        if full_warmup:  # cheap enough: one untimed full decode as well
+            self.decodes.replay()
+        readings = self._windows("vae_decode", self.decodes.replay, 1, 1)
+        rounds = cfg.vae_rounds_long if readings[0].duration_s > cfg.long_decode_s else cfg.vae_rounds
+        readings += self._windows("vae_decode", self.decodes.replay, 1, rounds - 1)
+        t = self.decodes.tiling
+        extra = {
+            "vae_tiling": t.enabled,
+            "vae_tiling_reason": t.reason,
+            "vae_class": self.decodes.vae_class,
+            "vae_dtype": str(getattr(self.pipe.vae, "dtype", "")),
+            "decode_calls_per_video": len(self.decodes.calls),
+            "warmup": "full decode"
+            if full_warmup or self.decodes.warmup_fraction == 1.0
+            else "3-latent-frame decode",
+            "peak_memory_bytes": peak_memory_bytes(self.device),
+        }
+        return Series("vae_decode", tuple(readings), 1, _window_extra(readings, extra))
+
+    def measure_end_to_end(self, rounds: int | None = None) -> Series:
+        """Complete generations (real text encoding, all steps, decode, postprocess), one window each."""
+        steps = self.settings.num_inference_steps
+        self.prompts.replay = False
+        reset_peak(self.device)
+        try:
+            readings = self._windows(
+                "end_to_end", lambda _: self.call(steps, "np"), 1, rounds or self.config.e2e_rounds
+            )
+        finally:
+            self.prompts.replay = True
+        extra = {
+            "output_type": "np",
+            "vae_tiling": self.decodes.tiling.enabled,
+            "peak_memory_bytes": peak_memory_bytes(self.device),
+        }
+        return Series("end_to_end", tuple(readings), 1, _window_extra(readings, extra))
+
+    def trace_steps(self, steps: int) -> tuple[list[Reading], Reading]:
+        """One denoising run of ``steps`` steps with one window per step (closed/opened in the step callback).
+
+        Returns:
+            The per-step readings (the first includes the call's start-up) and the tail window (after the
+            last step until the call returned).
+        """
+        readings: list[Reading] = []
+
+        def on_step_end(pipe: Any, i: int, t: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+            readings.append(self.meter.end(f"step#{i}"))
+            self.meter.begin(f"step#{i + 1}")
+            return callback_kwargs
+
+        self.meter.begin("step#0")
+        try:
+            self.call(steps, "latent", callback_on_step_end=on_step_end)
+        finally:
+            tail = self.meter.end(f"step#{len(readings)}")
+        return readings, tail
+
+
+def _window_extra(readings: list[Reading], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(extra)
+    out["window_s"] = [r.duration_s for r in readings]
+    out["short_windows"] = sum(r.short_window for r in readings)
+    estimated = [r.host_estimated for r in readings if r.cpu_energy_j is not None]
+    if estimated:
+        out["host_energy_estimated"] = any(estimated)
+        out["host_method"] = readings[0].host_method
+    return out

@@ -1,0 +1,199 @@
+"""``t2v-energy characterize``: measure the study's sweeps into result files (GPU), or smoke-run them (CPU).
+
+Examples::
+
+    t2v-energy characterize --suites resolution --points 0-6 --time-budget-s 520
+    t2v-energy characterize --suites resolution --points 7- --resume
+    t2v-energy characterize --device cpu            # tiny Wan variant, ~1-2 min on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from t2v_energy_lib.bench.measure import MeasureConfig
+from t2v_energy_lib.bench.runner import RunOptions
+from t2v_energy_lib.bench.scenarios import SUITES
+from t2v_energy_lib.errors import GpuUnavailableError, InvalidSettingsError
+
+DEFAULT_SUITES = "resolution,frames,steps,validation"
+CPU_BANNER = (
+    "*** CPU RUN: no GPU in use. Running the sweeps on the TINY Wan variant at scaled-down shapes: "
+    "latency and ESTIMATED host energy only. These are NOT measurements of the study's models or shapes. ***"
+)
+CPU_CONFIG = MeasureConfig(
+    target_window_s=0.2,
+    text_window_s=0.1,
+    rounds=3,
+    vae_rounds=2,
+    vae_rounds_long=2,
+    long_decode_s=1.0,
+    max_steps_per_window=8,
+    max_text_reps=20,
+    e2e_rounds=2,
+)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``characterize`` subcommand."""
+    p = subparsers.add_parser(
+        "characterize",
+        help="measure the resolution/frames/steps/validation/cross-model sweeps into result files",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="result folder (default: baselines/<gpu>/<diffusers>/ on a GPU, out/cpu-tiny/ on the CPU)",
+    )
+    p.add_argument("--suites", default=DEFAULT_SUITES, help=f"comma-separated, from {','.join(SUITES)}")
+    p.add_argument(
+        "--model", default=None, help="cross_model suite: comma-separated model ids (default: all)"
+    )
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    p.add_argument("--dtype", default="bfloat16", help="pipeline dtype (Wan VAE stays float32)")
+    p.add_argument("--quick", action="store_true", help="3 s denoiser windows, 2 decodes/videos per point")
+    p.add_argument("--time-budget-s", type=float, default=None, help="stop cleanly before this many seconds")
+    p.add_argument("--points", default=None, help="point indices per suite, e.g. 0-5 or 6- (default: all)")
+    p.add_argument("--resume", action="store_true", help="skip points already in the result files")
+    p.add_argument("--overwrite", action="store_true", help="start new result files (default: add to them)")
+    p.add_argument("--measured-steps", type=int, default=None, help="steps suite: length of the measured run")
+    p.add_argument(
+        "--window-s", type=float, default=None, help="minimum denoiser window (default 5 s on GPU)"
+    )
+    p.add_argument("--rounds", type=int, default=None, help="measured windows per component (default 3)")
+    p.add_argument("--idle-s", type=float, default=5.0, help="idle-power measurement before the run (GPU)")
+    p.add_argument(
+        "--e2e-max-s", type=float, default=30.0, help="cross_model: complete generations below this"
+    )
+    p.add_argument("--no-profile", action="store_true", help="cross_model: skip the operator profile")
+    p.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=1,
+        help="CPU runs: torch threads (1 avoids OpenMP stalls "
+        "on shared cores, which slowed the tiny model 80x in tests)",
+    )
+    p.add_argument("--no-report", action="store_true", help="do not call the report generator afterwards")
+    p.set_defaults(func=run)
+    return p
+
+
+def _device(requested: str) -> str:
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if requested == "cuda" and not has_cuda:
+        raise GpuUnavailableError(
+            "--device cuda was requested but torch sees no CUDA device; "
+            "run on a GPU machine or use --device cpu"
+        )
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    return requested
+
+
+def build_options(args: argparse.Namespace, device: str, out_dir: Path) -> RunOptions:
+    """Run options from parsed arguments."""
+    config = CPU_CONFIG if device == "cpu" else MeasureConfig()
+    if args.quick:  # still 3 denoiser rounds; shorter windows (>= 3 s on a GPU), fewer decodes and videos
+        config = replace(config, vae_rounds=2, e2e_rounds=2, target_window_s=config.target_window_s * 0.6)
+    if args.window_s is not None:
+        config = replace(config, target_window_s=args.window_s)
+    if args.rounds is not None:
+        if args.rounds < 1:
+            raise InvalidSettingsError(f"--rounds must be >= 1, got {args.rounds}")
+        config = replace(config, rounds=args.rounds, vae_rounds=args.rounds, e2e_rounds=args.rounds)
+    return RunOptions(
+        out_dir=out_dir,
+        device=device,
+        dtype=args.dtype,
+        config=config,
+        time_budget_s=args.time_budget_s,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        measured_steps=args.measured_steps,
+        e2e_max_s=args.e2e_max_s,
+        profile_ops=not args.no_profile,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the characterisation; returns 0 when every selected point was measured, 1 otherwise."""
+    from t2v_energy_lib.bench.api import characterize, run_provenance
+
+    t0 = time.monotonic()
+    device = _device(args.device)
+    tiny = device == "cpu"
+    if tiny:
+        print(CPU_BANNER, flush=True)
+        import torch
+
+        torch.set_num_threads(max(1, args.cpu_threads))
+    suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    models = [m.strip() for m in args.model.split(",")] if args.model else None
+    options = build_options(args, device, args.out or Path("."))
+    provenance = run_provenance(options, tiny, suites)
+    out_dir = args.out or default_out_dir(device, provenance)
+    options = replace(options, out_dir=out_dir)
+    print(
+        f"characterize: device={device} dtype={args.dtype} suites={','.join(suites)} out={out_dir}",
+        flush=True,
+    )
+    outcomes = characterize(
+        suites,
+        options,
+        tiny=tiny,
+        model_ids=models,
+        points=args.points,
+        provenance=provenance,
+        log=lambda line: print(line, flush=True),
+        idle_s=args.idle_s,
+    )
+    failed = sum(len(o.failed) for o in outcomes)
+    stopped = any(o.stopped_for_budget for o in outcomes)
+    for o in outcomes:
+        print(
+            f"{o.suite}: {len(o.done)} measured, {len(o.skipped)} skipped (already there), "
+            f"{len(o.failed)} failed"
+            f"{', stopped by the time budget' if o.stopped_for_budget else ''} -> {o.path}"
+        )
+    if tiny:
+        print(CPU_BANNER)
+    print(f"results in {out_dir} ({time.monotonic() - t0:.0f} s)")
+    if not args.no_report:
+        _report(out_dir)
+    return 1 if failed or stopped else 0
+
+
+def default_out_dir(device: str, provenance: dict[str, Any]) -> Path:
+    """``baselines/<gpu-slug>/<diffusers-version>`` on a GPU; ``out/cpu-tiny`` on the CPU."""
+    if device == "cpu":
+        return Path("out") / "cpu-tiny"
+    from t2v_energy_lib.results.provenance import baseline_dir
+
+    return baseline_dir("baselines", provenance)
+
+
+def _report(out_dir: Path) -> None:
+    try:
+        from t2v_energy_lib.report import write_report
+    except ImportError as exc:
+        print(f"report: not generated (report generator not available: {exc})")
+        return
+    report_dir = Path("report") / "-".join(out_dir.parts[-2:])
+    try:
+        write_report(out_dir, report_dir)
+    except Exception as exc:  # the measurement is done; a failing report must not fail the run
+        print(
+            f"report: FAILED ({type(exc).__name__}: {exc}); results are intact in {out_dir}", file=sys.stderr
+        )
+        return
+    print(f"report: {report_dir}")
