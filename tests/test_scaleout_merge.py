@@ -145,3 +145,33 @@ def test_bad_inputs_are_refused(tmp_path):
     with pytest.raises(BaselineFormatError, match="no such result file"):
         merge_result_files([a, tmp_path / "missing.gw1.json"], tmp_path / "m.json")
     json.loads(a.read_text())  # the input is untouched
+
+
+def test_a_sweep_split_over_two_commands_keeps_both_measurements_of_a_shared_part(tmp_path):
+    first = ResultWriter(tmp_path / "part1.json", provenance("GPU-a"), resume=False)
+    first.add(record(0, energy_j=1.0))
+    later = provenance("GPU-a")
+    later["date_utc"] = "2000-01-01T01:00:00Z"
+    second = ResultWriter(tmp_path / "part2.json", later, resume=False)
+    second.add(record(0, energy_j=2.0))  # the shared part, measured again by the second command
+    composed = ResultRecord(
+        id="synthetic/model/test9/composed",
+        suite="synthetic",
+        model="model",
+        component="composed",
+        settings={},
+        rounds={"gpu_energy_j": [3.0]},
+        extra={"parts": [record(0).id]},
+    )
+    second.add(composed)
+    with pytest.raises(ResultConflictError):
+        merge_result_files([tmp_path / "part1.json", tmp_path / "part2.json"], tmp_path / "x.json")
+    merge_result_files(
+        [tmp_path / "part1.json", tmp_path / "part2.json"], tmp_path / "merged.json", keep_reruns=True
+    )
+    merged = load_results(tmp_path / "merged.json").by_id()
+    rerun_id = f"{record(0).id}@2000-01-01T01:00:00Z"
+    assert merged[record(0).id].rounds["gpu_energy_j"][0] == 1.0
+    assert merged[rerun_id].rounds["gpu_energy_j"][0] == 2.0
+    assert merged[rerun_id].extra["rerun_of"] == record(0).id
+    assert merged[composed.id].extra["parts"] == [rerun_id]  # follows the measurement it was built from

@@ -126,8 +126,46 @@ def _worker_entry(part: Any) -> dict[str, Any]:
     }
 
 
+def _renamed(value: Any, renames: Mapping[str, str]) -> Any:
+    """``value`` with every string equal to a renamed id replaced (ids of parts inside ``extra``)."""
+    if isinstance(value, str):
+        return renames.get(value, value)
+    if isinstance(value, Mapping):
+        return {k: _renamed(v, renames) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_renamed(v, renames) for v in value)
+    return value
+
+
+def _rerun_records(part: Any, taken: Mapping[str, Any]) -> list[Any]:
+    """The records of ``part``, with each id already merged with other content renamed to ``<id>@<date>``.
+
+    References to a renamed id inside the part's own records (e.g. the parts a composed figure was built
+    from) follow the rename, so every figure keeps pointing at the measurement it was computed from.
+    """
+    from t2v_energy_lib.results.schema import ResultRecord
+
+    stamp = str(part.provenance.get("date_utc") or part.path)
+    renames = {r.id: f"{r.id}@{stamp}" for r in part.records if r.id in taken and r.to_dict() != taken[r.id]}
+    if not renames:
+        return list(part.records)
+    out = []
+    for record in part.records:
+        data = record.to_dict()
+        data["extra"] = _renamed(data["extra"], renames)
+        if record.id in renames:
+            data["id"] = renames[record.id]
+            data["extra"]["rerun_of"] = record.id
+        out.append(ResultRecord.from_dict(data))
+    return out
+
+
 def merge_result_files(
-    paths: Iterable[str | Path], out_path: str | Path, *, allow_mismatch: bool = False
+    paths: Iterable[str | Path],
+    out_path: str | Path,
+    *,
+    allow_mismatch: bool = False,
+    keep_reruns: bool = False,
 ) -> MergeSummary:
     """Merge per-worker result files into one file, losing and duplicating nothing.
 
@@ -135,6 +173,9 @@ def merge_result_files(
         paths: The workers' result files (a worker that failed still contributes the records it finished).
         out_path: The merged file, written atomically (may not be one of ``paths``).
         allow_mismatch: Merge files of different hardware or software versions anyway.
+        keep_reruns: For runs of one sweep split over several commands (each measures shared parts such
+            as the text encoder again): a record id found again with different content is kept under
+            ``<id>@<date of its file>`` with ``extra["rerun_of"]`` instead of being refused.
 
     Returns:
         A :class:`MergeSummary`.
@@ -159,7 +200,8 @@ def merge_result_files(
     dropped = 0
     for part, source in zip(parts, sources, strict=True):
         _check_compatible(parts[0], part, allow_mismatch)
-        for record in part.records:
+        records = _rerun_records(part, {k: v[1] for k, v in origin.items()}) if keep_reruns else part.records
+        for record in records:
             content = record.to_dict()
             if record.id in origin:
                 first_source, first_content = origin[record.id]

@@ -1,0 +1,97 @@
+"""Find out, once and on demand, whether this machine can run ``gpu`` / ``h100`` tests, and say why not.
+
+Nothing here runs at import. :func:`probe_gpus` is called by the plugin the first time a ``gpu`` or ``h100``
+test is set up, and the plugin's session object caches the result. The skip reasons are built by pure
+functions (:meth:`GpuProbe.gpu_reason`, :meth:`GpuProbe.h100_reason`) so they can be tested without a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+H100_TOKEN = "H100"
+
+
+@dataclass(frozen=True)
+class GpuProbe:
+    """What NVML and torch report about the CUDA-visible NVIDIA GPUs.
+
+    Attributes:
+        names: Product names of the CUDA-visible GPUs, in CUDA order (empty when none or NVML failed).
+        nvml_error: Why NVML gave no visible GPU (None when it listed at least one).
+        cuda_error: Why torch cannot use the GPUs (None when ``torch.cuda.is_available()``; also None when
+            NVML already failed, since torch was then not asked).
+    """
+
+    names: tuple[str, ...]
+    nvml_error: str | None = None
+    cuda_error: str | None = None
+
+    def gpu_reason(self) -> str | None:
+        """Why a ``gpu`` test cannot run here, or None when it can."""
+        if self.nvml_error is not None:
+            return f"no NVIDIA GPU: {self.nvml_error}"
+        if self.cuda_error is not None:
+            return f"NVIDIA GPU found ({', '.join(self.names)}) but torch cannot use it: {self.cuda_error}"
+        return None
+
+    def h100_reason(self) -> str | None:
+        """Why an ``h100`` test cannot run here (every visible GPU must be an H100), or None when it can."""
+        if self.nvml_error is not None:
+            return f"needs an H100, found no NVIDIA GPU ({self.nvml_error})"
+        others = [name for name in self.names if H100_TOKEN not in name.upper()]
+        if others:
+            return f"needs an H100, found {', '.join(self.names)}"
+        return self.gpu_reason()
+
+
+def _nvml_names() -> tuple[tuple[str, ...], str | None]:
+    """Names of the CUDA-visible GPUs through NVML, or ``((), why)``."""
+    try:
+        import pynvml
+    except ImportError as exc:
+        return (), f"NVML unavailable (pynvml not importable: {exc}; install nvidia-ml-py)"
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return (), f"NVML unavailable ({exc})"
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        uuids = [str(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
+        names = [str(pynvml.nvmlDeviceGetName(h)) for h in handles]
+    except pynvml.NVMLError as exc:
+        return (), f"NVML failed while listing GPUs ({exc})"
+    finally:
+        pynvml.nvmlShutdown()
+    from t2v_energy_lib.energy import resolve_visible_devices
+    from t2v_energy_lib.errors import GpuUnavailableError
+
+    try:
+        visible = resolve_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+    except GpuUnavailableError as exc:
+        return (), str(exc)
+    return tuple(names[i] for i in visible), None
+
+
+def _cuda_error() -> str | None:
+    """Why ``torch.cuda`` is unusable, or None. Imports torch; does not create a CUDA context."""
+    try:
+        import torch
+    except ImportError as exc:
+        return f"torch is not importable ({exc})"
+    if torch.cuda.is_available():
+        return None
+    return (
+        f"torch.cuda.is_available() is False (torch {torch.__version__}, "
+        f"built with CUDA {torch.version.cuda or 'none'})"
+    )
+
+
+def probe_gpus() -> GpuProbe:
+    """Ask NVML, then torch, whether an NVIDIA GPU is usable. Touches hardware: call it lazily, once."""
+    names, nvml_error = _nvml_names()
+    if nvml_error is not None:
+        return GpuProbe(names=(), nvml_error=nvml_error)
+    return GpuProbe(names=names, cuda_error=_cuda_error())

@@ -1,0 +1,188 @@
+"""pytest plugin of t2v-energy (entry point ``pytest11``: ``t2v_energy``). Thin glue over ``t2v_energy_lib``.
+
+Markers:
+    ``gpu``   needs an NVIDIA GPU usable through NVML and ``torch.cuda``; skipped elsewhere with the reason.
+    ``h100``  needs NVIDIA H100 GPUs (every CUDA-visible GPU); skipped elsewhere naming the GPU found.
+    ``slow``  takes more than a few seconds (deselect with ``-m "not slow"``).
+
+GPU detection is lazy: the first time a ``gpu``/``h100`` test is collected (after ``-m``/``-k``
+deselection), then cached for the session.
+``--require-gpu`` turns those skips into failures, and fails a session in which no test ran (exit code 5).
+
+Options (group ``t2v-energy``): ``--energy-results PATH``, ``--energy-baseline PATH``,
+``--energy-compare-fail SPEC``, ``--energy-allow-hardware-mismatch``, ``--energy-idle-seconds N``,
+``--require-gpu``, ``--baseline-dir PATH``.
+
+Fixtures:
+    ``energy``        (function) wraps pytest-benchmark's ``benchmark``; see :mod:`pytest_t2v_energy.fixture`.
+    ``energy_meter``  (session) the meter ``energy`` uses: ``EnergyMeter.auto()``; override it in a
+                      conftest to inject a fake (anything with ``begin_window``/``end_window``).
+    ``baseline_root`` (session) ``Path`` of ``--baseline-dir`` (default ``<rootdir>/baselines``).
+
+State lives in a :class:`~pytest_t2v_energy.session.EnergySession` in ``config.stash[SESSION_KEY]``,
+registered as plugin ``t2v-energy-session``. Nothing here touches hardware at import or configure time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_t2v_energy.fixture import EnergyFixture
+from pytest_t2v_energy.machine_info import machine_info_fields
+from pytest_t2v_energy.session import DEFAULT_COMPARE_FAIL, EnergySession
+
+SESSION_KEY = pytest.StashKey[EnergySession]()
+SESSION_PLUGIN_NAME = "t2v-energy-session"
+
+MARKERS = (
+    "gpu: needs an NVIDIA GPU usable through NVML and torch.cuda (skipped elsewhere with the reason; "
+    "--require-gpu makes that a failure)",
+    "h100: needs NVIDIA H100 GPUs (skipped elsewhere naming the GPU found; "
+    "--require-gpu makes that a failure)",
+    "slow: takes more than a few seconds; deselect with -m 'not slow'",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``t2v-energy`` option group."""
+    group = parser.getgroup("t2v-energy", "t2v-energy: GPU markers, energy results and energy gating")
+    group.addoption(
+        "--energy-results",
+        metavar="PATH",
+        default=None,
+        help="Write every `energy` benchmark as a t2v-energy result record to PATH (atomically, after each "
+        "test; an existing file of the same hardware is resumed).",
+    )
+    group.addoption(
+        "--energy-baseline",
+        metavar="PATH",
+        default=None,
+        help="Compare this session's energy results with the baseline at PATH (result file, folder or "
+        "pytest-benchmark JSON); a regression fails the session and prints the table.",
+    )
+    group.addoption(
+        "--energy-compare-fail",
+        metavar="SPEC",
+        default=None,
+        help="Thresholds of the energy gate, e.g. 'energy:5%%,latency:5%%' (default "
+        f"{DEFAULT_COMPARE_FAIL.replace('%', '%%')}; "
+        "metrics: energy, latency, energy_above_idle). Needs --energy-baseline.",
+    )
+    group.addoption(
+        "--energy-allow-hardware-mismatch",
+        action="store_true",
+        default=False,
+        help="Gate even when the baseline comes from another GPU model, driver or power limit.",
+    )
+    group.addoption(
+        "--energy-idle-seconds",
+        metavar="N",
+        type=float,
+        default=0.0,
+        help="Measure idle GPU power for N seconds once, before the first energy benchmark, so results carry "
+        "energy above idle (default 0: off).",
+    )
+    group.addoption(
+        "--require-gpu",
+        action="store_true",
+        default=False,
+        help="GPU runner mode: gpu/h100 tests that cannot run FAIL instead of skipping, and a session in "
+        "which no test ran fails.",
+    )
+    group.addoption(
+        "--baseline-dir",
+        metavar="PATH",
+        default=None,
+        help="Folder of stored baselines (fixture `baseline_root`; default <rootdir>/baselines).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers and the session object (reads options; touches no hardware)."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    session = EnergySession(config)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Unregister the session object."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and config.pluginmanager.is_registered(session):
+        config.pluginmanager.unregister(session)
+
+
+def energy_session(config: pytest.Config) -> EnergySession:
+    """The plugin's session object of ``config``."""
+    return config.stash[SESSION_KEY]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip selected ``gpu``/``h100`` tests this machine cannot run (probing only if there are any)."""
+    energy_session(config).mark_items(items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """With ``--require-gpu``, fail the ``gpu``/``h100`` tests this machine cannot run."""
+    energy_session(item.config).fail_if_required(item)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """``--require-gpu`` on an empty session, and the energy gate (sets ``session.exitstatus``)."""
+    energy_session(session.config).finish(session, exitstatus)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print GPU skips, written results, the comparison table and improvements."""
+    lines = energy_session(config).summary_lines()
+    if lines:
+        terminalreporter.write_sep("=", "t2v-energy")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    """Add GPU (name, driver, power limit, clocks), CUDA, torch, diffusers, transformers and provenance."""
+    machine_info.update(machine_info_fields(energy_session(config).provenance()))
+
+
+@pytest.fixture(scope="session")
+def baseline_root(pytestconfig: pytest.Config) -> Path:
+    """The stored-baseline folder (``--baseline-dir``, default ``<rootdir>/baselines``)."""
+    return energy_session(pytestconfig).options.baseline_dir
+
+
+@pytest.fixture(scope="session")
+def energy_meter(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The meter of the ``energy`` fixture: ``EnergyMeter.auto()``, calibrated once per session.
+
+    GPU energy when NVML and a GPU are there, else CPU-only (host energy, maybe estimated). Override this
+    fixture (in a conftest) to inject a fake meter with ``begin_window(key)``/``end_window(key)``.
+    """
+    meter = energy_session(pytestconfig).make_meter()
+    yield meter
+    meter.close()
+
+
+@pytest.fixture
+def energy(benchmark: Any, energy_meter: Any, request: pytest.FixtureRequest) -> EnergyFixture:
+    """pytest-benchmark's ``benchmark`` with one energy window per measured round.
+
+    Usage: ``result = energy(fn, *args, rounds=3, warmup_rounds=1, units_per_round=1, suite=..., model=...,
+    component=..., settings=..., **kwargs)``. Per-round energies land in ``benchmark.extra_info``; with
+    ``--energy-results`` the benchmark is also written as a result record. See
+    :class:`pytest_t2v_energy.fixture.EnergyFixture`.
+    """
+    node = request.node
+    session = energy_session(request.config)
+    record = functools.partial(session.add_benchmark, node.nodeid, node.name)
+    return EnergyFixture(benchmark, energy_meter, record, test_id=node.nodeid, test_name=node.name)

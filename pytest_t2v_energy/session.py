@@ -1,0 +1,358 @@
+"""The plugin's per-session state: options, the GPU probe, result records, provenance and the energy gate.
+
+One :class:`EnergySession` lives in ``config.stash[SESSION_KEY]`` from ``pytest_configure`` on; the hooks in
+:mod:`pytest_t2v_energy.plugin` are thin calls into it. Hardware is touched only on demand (first GPU-marked
+test, first ``energy`` use, first provenance request), never at configure time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_t2v_energy.fixture import per_unit, settings_id, settings_mapping
+from pytest_t2v_energy.gpu_probe import GpuProbe, probe_gpus
+
+GPU_MARKERS = ("h100", "gpu")
+DEFAULT_COMPARE_FAIL = "energy:5%,latency:5%"
+UNRUNNABLE_KEY = pytest.StashKey[str]()
+
+
+@dataclass(frozen=True)
+class EnergyOptions:
+    """The plugin's command-line options, resolved.
+
+    Attributes:
+        results_path: ``--energy-results``: result file to write (None: none).
+        baseline_path: ``--energy-baseline``: result file/folder (or pytest-benchmark JSON) to gate against.
+        compare_fail: ``--energy-compare-fail``: thresholds spec (default ``energy:5%,latency:5%``).
+        allow_hardware_mismatch: ``--energy-allow-hardware-mismatch``.
+        idle_s: ``--energy-idle-seconds``: idle baseline duration, 0 = none. Units: s.
+        require_gpu: ``--require-gpu``: GPU skips and empty sessions fail.
+        baseline_dir: ``--baseline-dir``: stored-baseline folder (default ``<rootdir>/baselines``).
+    """
+
+    results_path: Path | None
+    baseline_path: Path | None
+    compare_fail: str
+    allow_hardware_mismatch: bool
+    idle_s: float
+    require_gpu: bool
+    baseline_dir: Path
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> EnergyOptions:
+        """Read and validate the options.
+
+        Raises:
+            pytest.UsageError: A threshold spec that does not parse, a spec without a baseline, or a negative
+                idle duration.
+        """
+        spec = config.getoption("energy_compare_fail")
+        baseline = config.getoption("energy_baseline")
+        if spec is not None and baseline is None:
+            raise pytest.UsageError("--energy-compare-fail needs --energy-baseline PATH to compare against")
+        idle_s = config.getoption("energy_idle_seconds")
+        if idle_s < 0:
+            raise pytest.UsageError(
+                f"--energy-idle-seconds must be >= 0 (0 = no idle baseline), got {idle_s}"
+            )
+        from t2v_energy_lib.results import Thresholds
+
+        try:
+            Thresholds.parse(spec or DEFAULT_COMPARE_FAIL)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--energy-compare-fail: {exc}") from None
+        results = config.getoption("energy_results")
+        if (results or baseline) and config.getoption("numprocesses", None):
+            raise pytest.UsageError(
+                "--energy-results/--energy-baseline need a single pytest process (each xdist worker would "
+                "write and gate its own share, and concurrent energy windows overlap): drop -n/--numprocesses"
+            )
+        base_dir = config.getoption("baseline_dir")
+        return cls(
+            results_path=Path(results) if results else None,
+            baseline_path=Path(baseline) if baseline else None,
+            compare_fail=spec or DEFAULT_COMPARE_FAIL,
+            allow_hardware_mismatch=bool(config.getoption("energy_allow_hardware_mismatch")),
+            idle_s=float(idle_s),
+            require_gpu=bool(config.getoption("require_gpu")),
+            baseline_dir=Path(base_dir) if base_dir else Path(config.rootpath) / "baselines",
+        )
+
+
+class EnergySession:
+    """State of one pytest session for the t2v-energy plugin.
+
+    Args:
+        config: The pytest config.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.options = EnergyOptions.from_config(config)
+        self._probe: GpuProbe | None = None
+        self._provenance: dict[str, Any] | None = None
+        self._writer: Any = None
+        self.records: dict[str, Any] = {}
+        self.record_tests: dict[str, str] = {}
+        self.gpu_skips: dict[str, list[str]] = {}
+        self.comparison: Any = None
+        self.failures: list[str] = []
+        self.notes: list[str] = []
+        self.short_windows = 0
+        self.idle_power_w: dict[int, float] | None = None
+        self.nvml_index = 0
+
+    # -- GPU markers ---------------------------------------------------------------------------------------
+
+    def probe(self) -> GpuProbe:
+        """The GPU probe, run on first use and cached for the session."""
+        if self._probe is None:
+            self._probe = probe_gpus()
+        return self._probe
+
+    def gpu_skip_reason(self, item: pytest.Item) -> str | None:
+        """Why a ``gpu``/``h100``-marked item cannot run here; None when it can or is not marked."""
+        if item.get_closest_marker("h100") is not None:
+            return self.probe().h100_reason()
+        if item.get_closest_marker("gpu") is not None:
+            return self.probe().gpu_reason()
+        return None
+
+    def mark_items(self, items: list[pytest.Item]) -> None:
+        """Add a skip marker with the reason to each selected ``gpu``/``h100`` item this machine cannot run.
+
+        Probes the GPU only when such an item is selected. With ``--require-gpu`` no skip is added: the
+        reason is kept and :meth:`fail_if_required` fails the item at setup instead.
+        """
+        for item in items:
+            reason = self.gpu_skip_reason(item)
+            if reason is None:
+                continue
+            self.gpu_skips.setdefault(reason, []).append(item.nodeid)
+            if self.options.require_gpu:
+                item.stash[UNRUNNABLE_KEY] = reason
+            else:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+    def fail_if_required(self, item: pytest.Item) -> None:
+        """With ``--require-gpu``, fail an item :meth:`mark_items` found unrunnable."""
+        reason = item.stash.get(UNRUNNABLE_KEY, None)
+        if reason is not None:
+            pytest.fail(f"--require-gpu: {reason}", pytrace=False)
+
+    # -- measurement ---------------------------------------------------------------------------------------
+
+    def make_meter(self) -> Any:
+        """An ``EnergyMeter.auto()`` (GPU when there is one, else CPU-only), calibrated once.
+
+        With a GPU, the counter update period is measured and, with ``--energy-idle-seconds N``, the idle
+        power over N s, so later windows carry energy above idle.
+        """
+        from t2v_energy_lib.energy import EnergyMeter
+
+        meter = EnergyMeter.auto()
+        if meter.gpu is None:
+            if self.options.require_gpu:
+                pytest.fail(f"--require-gpu: the energy meter found no GPU ({meter.cpu_only_reason})")
+            if self.options.idle_s > 0:
+                self.notes.append(f"--energy-idle-seconds ignored: {meter.description}")
+            return meter
+        self.nvml_index = meter.gpu.nvml_indices[meter.gpu.devices[0]]
+        meter.gpu.measure_counter_period()
+        if self.options.idle_s > 0:
+            self.idle_power_w = meter.gpu.measure_idle(self.options.idle_s)
+        return meter
+
+    def provenance(self) -> dict[str, Any]:
+        """This session's provenance (collected once, on first request).
+
+        Describes the meter's first GPU when the plugin's meter was built first (the usual case for records),
+        else NVML device 0.
+        """
+        if self._provenance is None:
+            from t2v_energy_lib.results import collect_provenance
+
+            self._provenance = collect_provenance(device_index=self.nvml_index)
+            if self.idle_power_w is not None:
+                self._provenance["idle_power_w"] = {str(k): v for k, v in self.idle_power_w.items()}
+        return self._provenance
+
+    def add_benchmark(
+        self,
+        test_id: str,
+        test_name: str,
+        info: Mapping[str, Any],
+        latency_s: Sequence[float],
+        metadata: Mapping[str, Any],
+    ) -> Any:
+        """Turn one ``energy`` benchmark into a result record; write it when ``--energy-results`` is set.
+
+        Returns:
+            The :class:`~t2v_energy_lib.results.ResultRecord`.
+
+        Raises:
+            ValueError: Another test of this session produced the same record id.
+        """
+        record = build_record(test_id, test_name, info, latency_s, metadata)
+        if record.id in self.records:
+            raise ValueError(
+                f"result record id {record.id!r} was already produced by {self.record_tests[record.id]} in "
+                "this session; ids must be unique: give distinct settings/component, or pass record_id=..."
+            )
+        self.records[record.id] = record
+        self.record_tests[record.id] = test_id
+        self.short_windows += int(info.get("short_windows", 0))
+        if self.options.results_path is not None:
+            self.writer().add(record)
+        return record
+
+    def writer(self) -> Any:
+        """The result writer (created at the first record; resumes an existing file of the same hardware)."""
+        if self._writer is None:
+            from t2v_energy_lib.results import ResultWriter
+
+            self._writer = ResultWriter(self.options.results_path, self.provenance())
+        return self._writer
+
+    # -- end of session ------------------------------------------------------------------------------------
+
+    def finish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Apply ``--require-gpu`` to an empty session and the energy gate; may set ``session.exitstatus``."""
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.options.require_gpu:
+            self._fail(
+                session,
+                "--require-gpu: no tests ran (pytest exit code 5: none collected or all deselected); a GPU "
+                "runner must run its GPU tests. Check -m/-k and the test paths.",
+            )
+        if self.options.baseline_path is not None and exitstatus != pytest.ExitCode.INTERRUPTED:
+            self._gate(session)
+
+    def _fail(self, session: pytest.Session, message: str) -> None:
+        self.failures.append(message)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _gate(self, session: pytest.Session) -> None:
+        from t2v_energy_lib.errors import T2VEnergyError
+        from t2v_energy_lib.results import ResultFile, Thresholds, compare, load_results
+
+        path = self.options.baseline_path
+        if not self.records:
+            self.notes.append(
+                f"--energy-baseline {path}: no energy results in this session; nothing compared"
+            )
+            return
+        try:
+            baseline = load_results(path)
+            current = ResultFile(
+                provenance=self.provenance(),
+                records=tuple(self.records.values()),
+                path=self.options.results_path,
+            )
+            self.comparison = compare(
+                baseline,
+                current,
+                Thresholds.parse(self.options.compare_fail),
+                allow_hardware_mismatch=self.options.allow_hardware_mismatch,
+            )
+        except T2VEnergyError as exc:
+            self._fail(session, f"energy gate against {path} could not run: {exc}")
+            return
+        if self.comparison.failures:
+            self._fail(
+                session,
+                f"energy gate: {len(self.comparison.failures)} regression(s) beyond "
+                f"{self.options.compare_fail} against {path}",
+            )
+
+    def summary_lines(self) -> list[str]:
+        """What the terminal summary prints (empty when there is nothing to say)."""
+        lines: list[str] = []
+        for reason, node_ids in self.gpu_skips.items():
+            verb = "failed" if self.options.require_gpu else "skipped"
+            lines.append(f"{len(node_ids)} GPU-marked test(s) {verb}: {reason}")
+        markexpr = str(self.config.getoption("markexpr", "") or "")
+        if self.gpu_skips and "h100" in markexpr and not self.options.require_gpu:
+            lines.append(
+                f"-m {markexpr!r} ran no H100 test on this machine; run on an H100 runner, and pass "
+                "--require-gpu there so a missing GPU fails instead of skipping."
+            )
+        if self.short_windows:
+            lines.append(
+                f"{self.short_windows} energy round(s) were shorter than the meter's min_window_s: their "
+                "energy is dominated by counter granularity; do more work per round (units_per_round)."
+            )
+        if self.records and self.options.results_path is not None:
+            lines.append(f"wrote {len(self.records)} result record(s) to {self.options.results_path}")
+        lines.extend(self.notes)
+        if self.comparison is not None:
+            lines.append(self.comparison.format_table())
+            lines.append(_improvement_line(self.comparison))
+        lines.extend(f"FAILED: {message}" for message in self.failures)
+        return lines
+
+
+def _improvement_line(comparison: Any) -> str:
+    improvements = comparison.improvements
+    if not improvements:
+        return "improvements: none"
+    listed = ", ".join(f"{row.test_id} {row.metric} {row.change:+.1%}" for row in improvements)
+    return f"improvements: {listed}"
+
+
+def build_record(
+    test_id: str,
+    test_name: str,
+    info: Mapping[str, Any],
+    latency_s: Sequence[float],
+    metadata: Mapping[str, Any],
+) -> Any:
+    """A :class:`~t2v_energy_lib.results.ResultRecord` of one ``energy`` benchmark (values per unit of work).
+
+    Rounds: ``latency_s`` (pytest-benchmark's own timings), ``gpu_energy_j``, ``gpu_energy_above_idle_j``
+    (with an idle baseline), ``host_energy_j`` (flagged ``host_energy_estimated`` in ``extra`` when so).
+    """
+    from t2v_energy_lib.results import ResultRecord
+
+    units = int(info["units_per_round"])
+    suite = metadata.get("suite") or "pytest"
+    model = metadata.get("model") or "unknown"
+    component = metadata.get("component") or test_name
+    settings = metadata.get("settings")
+    record_id = metadata.get("record_id")
+    if not record_id:
+        named = all(metadata.get(k) for k in ("suite", "model", "component"))
+        record_id = f"{suite}/{model}/{settings_id(settings)}/{component}" if named else test_id
+    rounds = {"latency_s": per_unit(latency_s, units)}
+    for key, info_key in (
+        ("gpu_energy_j", "energy_gpu_j_rounds"),
+        ("gpu_energy_above_idle_j", "energy_gpu_above_idle_j_rounds"),
+        ("host_energy_j", "host_energy_j_rounds"),
+    ):
+        if info_key in info:
+            rounds[key] = per_unit(info[info_key], units)
+    extra = {
+        "test": test_id,
+        "energy_source": info["energy_source"],
+        "short_windows": info["short_windows"],
+        "host_energy_estimated": info["host_energy_estimated"],
+        "host_energy_method": info["host_energy_method"],
+        "energy_meter": info["energy_meter"],
+    }
+    return ResultRecord(
+        id=record_id,
+        suite=suite,
+        model=model,
+        component=component,
+        settings=settings_mapping(settings),
+        rounds=rounds,
+        units_per_round=units,
+        extra=extra,
+        machine_state=info.get("machine_state", {}),
+    )
