@@ -103,7 +103,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the markers and the session object (reads options; touches no hardware)."""
+    """Register the markers and the session object (reads options; touches no hardware).
+
+    On a pytest-xdist worker, first pin the worker to its own GPU (one GPU per worker, never shared) by
+    setting ``CUDA_VISIBLE_DEVICES`` before anything initialises CUDA.
+    """
+    if hasattr(config, "workerinput"):
+        from t2v_energy_lib.errors import ScaleOutError
+        from t2v_energy_lib.scaleout import pin_current_worker
+
+        try:
+            pin_current_worker(gpus_required=False)  # None on a host without GPUs (CPU CI with -n)
+        except ScaleOutError as exc:
+            raise pytest.UsageError(str(exc)) from exc
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     session = EnergySession(config)

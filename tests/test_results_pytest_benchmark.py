@@ -117,3 +117,31 @@ def test_broken_pytest_benchmark_entry_names_file_and_benchmark(tmp_path: Path) 
     expected = r"bad\.json: benchmark 0 \('tests/test_x\.py::test_x'\) .*nan"
     with pytest.raises(BaselineFormatError, match=expected):
         load_results(path)
+
+
+def test_plugin_energy_keys_are_read_per_unit_of_work_so_energy_is_gated(tmp_path: Path) -> None:
+    extra_info = {
+        "energy_gpu_j_rounds": [40.0, 44.0, 42.0],  # synthetic, per round of 4 steps
+        "units_per_round": 4,
+        "result_id": "resolution/m/480x832x81-s50/denoiser_step",
+        "suite": "resolution",
+        "component": "denoiser_step",
+        "model": "m",
+    }
+    stats = {"mean": 2.0, "rounds": 3, "data": [2.0, 2.2, 1.8]}
+    path = tmp_path / "plugin.json"
+    path.write_text(json.dumps(minimal_document(extra_info=extra_info, stats=stats)))
+    record = load_results(path).records[0]
+    assert (record.id, record.suite, record.component, record.model) == (
+        "resolution/m/480x832x81-s50/denoiser_step",
+        "resolution",
+        "denoiser_step",
+        "m",
+    )
+    assert record.rounds["gpu_energy_j"] == pytest.approx((10.0, 11.0, 10.5))
+    assert record.rounds["latency_s"] == pytest.approx((0.5, 0.55, 0.45))
+    hungrier = json.loads(path.read_text())
+    hungrier["benchmarks"][0]["extra_info"]["energy_gpu_j_rounds"] = [48.0, 52.8, 50.4]  # +20%
+    (tmp_path / "hungrier.json").write_text(json.dumps(hungrier))
+    result = compare(load_results(path), load_results(tmp_path / "hungrier.json"))
+    assert [row.test_id for row in result.regressions] == [record.id]

@@ -255,6 +255,10 @@ class Characterizer:
             "fixed_overhead_included": False,
             "vae_tiling": bool(vae.settings.get("vae_tiling", False)),
             "token_length": token_length(scenario),
+            # cpu/ram figures of a composed record are as estimated as its parts' (never measured silently)
+            "host_energy_estimated": any(
+                part.extra.get("host_energy_estimated", False) for part in (text, step, vae)
+            ),
             **(extra or {}),
         }
         return self.add(

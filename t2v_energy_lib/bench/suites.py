@@ -227,6 +227,9 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
                 parts_ids,
                 ch.run_settings,
                 {
+                    "host_energy_estimated": any(
+                        p.extra.get("host_energy_estimated", False) for p in (text, trace, vae)
+                    ),
                     "formula": "text_encoder + denoise_loop + vae_decode",
                     "fixed_overhead_included": False,
                     "loop_measured": s_count <= len(prefixes),

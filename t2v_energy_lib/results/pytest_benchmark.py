@@ -6,8 +6,12 @@ Mapping (pytest-benchmark's documented format):
   ``name`` -> component; ``params`` -> settings; model from ``extra_info["model"]`` (else ``"unknown"``).
 - ``stats.data`` (per-iteration seconds) -> ``rounds["latency_s"]``. Files saved without data keep only the
   mean: one round, so comparisons flag "no noise estimate" (``extra["summary_only"] = True``).
-- ``extra_info`` energy keys ``gpu_energy_j`` / ``gpu_energy_above_idle_j`` (a list of per-round J, or one
-  number) -> the rounds of the same name; other ``extra_info`` keys -> ``extra``.
+- ``extra_info`` energy keys written by the t2v-energy plugin (``energy_gpu_j_rounds``,
+  ``energy_gpu_above_idle_j_rounds``), or plain ``gpu_energy_j`` / ``gpu_energy_above_idle_j`` (a list of
+  per-round J, or one number) -> ``rounds["gpu_energy_j"]`` / ``rounds["gpu_energy_above_idle_j"]``; other
+  ``extra_info`` keys -> ``extra``. With ``extra_info["units_per_round"]`` (e.g. denoising steps per round)
+  latency and energy are divided by it, so rounds are per unit of work as in the project's own files; the
+  plugin's ``result_id``, ``suite`` and ``component`` become the record's id, suite and component.
 - ``machine_info`` -> provenance: ``machine_info["t2v_energy"]`` when the t2v-energy plugin stored a full
   :func:`~t2v_energy_lib.results.collect_provenance` there; otherwise host and Python from pytest-benchmark's
   fields and ``gpu = None``. ``commit_info``, ``datetime`` and ``version`` are kept too.
@@ -22,7 +26,12 @@ from typing import Any
 from t2v_energy_lib.errors import BaselineFormatError
 from t2v_energy_lib.results.schema import RecordProblem, ResultFile, ResultRecord
 
-ENERGY_KEYS = ("gpu_energy_j", "gpu_energy_above_idle_j")
+ENERGY_KEYS = {
+    "energy_gpu_j_rounds": "gpu_energy_j",
+    "energy_gpu_above_idle_j_rounds": "gpu_energy_above_idle_j",
+    "gpu_energy_j": "gpu_energy_j",
+    "gpu_energy_above_idle_j": "gpu_energy_above_idle_j",
+}
 PROVENANCE_KEY = "t2v_energy"
 
 
@@ -87,18 +96,26 @@ def _record(bench: Any) -> ResultRecord:
     else:
         raise RecordProblem("has neither 'stats.data' nor 'stats.mean'")
     rounds: dict[str, tuple[float, ...]] = {"latency_s": latency}
-    for key in ENERGY_KEYS:
-        if key in extra_info:
-            rounds[key] = _energy_rounds(extra_info.pop(key))
-    model = extra_info.pop("model", "unknown")
+    for key, rounds_key in ENERGY_KEYS.items():
+        if extra_info.get(key) is not None and rounds_key not in rounds:
+            rounds[rounds_key] = _energy_rounds(extra_info.pop(key))
+    units = extra_info.get("units_per_round") or 1
+    if not isinstance(units, int | float) or units <= 0:
+        raise RecordProblem(f"extra_info units_per_round is {units!r}, expected a positive number")
+    if units != 1:
+        rounds = {key: tuple(v / units for v in values) for key, values in rounds.items()}
+    model = extra_info.pop("model", None) or "unknown"
+    record_id = extra_info.pop("result_id", None) or bench["fullname"]
+    suite = extra_info.pop("suite", None) or bench.get("group") or "pytest-benchmark"
+    component = extra_info.pop("component", None) or bench["name"]
     extra.update(extra_info)
     if isinstance(stats, Mapping) and "iterations" in stats:
         extra["iterations"] = stats["iterations"]
     return ResultRecord(
-        id=bench["fullname"],
-        suite=bench.get("group") or "pytest-benchmark",
+        id=str(record_id),
+        suite=str(suite),
         model=str(model),
-        component=bench["name"],
+        component=str(component),
         settings=dict(bench.get("params") or {}),
         rounds=rounds,
         extra=extra,
