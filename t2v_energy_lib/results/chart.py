@@ -58,7 +58,11 @@ def write_ratio_chart(comparison: Comparison, path: str | Path) -> Path:
         f"ratio current/baseline (whiskers: {comparison.confidence:.0%} {mode} Welch interval; "
         "dashed: threshold)"
     )
-    ax.set_title(f"{comparison.current_source} vs {comparison.baseline_source}", fontsize=9)
+    ax.set_title(
+        f"current: {comparison.current_source}\nbaseline: {comparison.baseline_source}",
+        fontsize=9,
+        loc="left",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
