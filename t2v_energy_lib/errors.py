@@ -52,7 +52,10 @@ class FitError(T2VEnergyError):
 
 
 class MissingResultsError(FitError):
-    """A claim check found no records of the suite/component it needs (attributes ``suite``, ``component``)."""
+    """A claim check found no records of the suite/component it needs.
+
+    Attributes ``suite`` and ``component`` name what is missing.
+    """
 
     def __init__(self, message: str, suite: str, component: str | None = None) -> None:
         super().__init__(message)
@@ -77,4 +80,4 @@ class MeasurementWindowError(T2VEnergyError):
 
 
 class DependencyError(T2VEnergyError):
-    """An installed dependency is missing or too old for the requested feature (names the package and version)."""
+    """An installed dependency is missing or too old for the requested feature (names package and version)."""
