@@ -8,6 +8,8 @@ returning SYNTHETIC per-window energies. Baselines are built with ``ResultWriter
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,6 +138,24 @@ def test_energy_fixture_json_results_and_machine_info(pytester: pytest.Pytester)
     assert record.rounds["latency_s"] == pytest.approx([v / 2 for v in stats["data"]])
     assert record.rounds["gpu_energy_j"] == pytest.approx([v / 2 for v in info["energy_gpu_j_rounds"]])
     assert len(records) == 2
+
+    # The benchmark JSON stays readable by pytest-benchmark's own tool, and by ours with energy in it.
+    compared = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pytest_benchmark.cli import main; sys.exit(main())",
+            "compare",
+            str(pytester.path / "bench.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert compared.returncode == 0, compared.stderr
+    assert "test_sleep" in compared.stdout
+    from_json = load_results(pytester.path / "bench.json").by_id()["synthetic/fake-model/n=1/sleep"]
+    assert from_json.rounds["gpu_energy_j"] == pytest.approx(record.rounds["gpu_energy_j"])
 
 
 def _write_baseline(path: Path, same_j: float, better_j: float) -> None:
