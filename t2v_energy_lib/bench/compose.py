@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 Quantities = dict[str, float]
 
@@ -100,3 +101,64 @@ def shares(parts: Mapping[str, Mapping[str, float]], quantity: str) -> dict[str,
     if total <= 0:
         return {}
     return {name: v / total for name, v in values.items()}
+
+
+@dataclass(frozen=True)
+class CompositionCheck:
+    """A composed per-video figure set beside a complete generation measured at the same settings.
+
+    Attributes:
+        point_id: Scenario id of the validation point (``suite/model/settings``).
+        quantity: ``latency_s`` or ``gpu_energy_j``.
+        composed: Text encoder + S x step + VAE decode, from the measured parts. Units: of the quantity.
+        overhead: Fixed per-generation overhead added to ``composed`` (pipeline host work: argument checks,
+            latent preparation, scheduler set-up, conversion of the video to numpy), taken from the OTHER
+            validation points' complete generations (leave-one-out), so it is never fitted on the point it
+            checks. Units: of the quantity.
+        measured: Mean of the complete generations. Units: of the quantity.
+    """
+
+    point_id: str
+    quantity: str
+    composed: float
+    overhead: float
+    measured: float
+
+    @property
+    def raw_relative_difference(self) -> float:
+        """(composed - measured) / measured, without the fixed overhead."""
+        return (self.composed - self.measured) / self.measured
+
+    @property
+    def relative_difference(self) -> float:
+        """(composed + overhead - measured) / measured."""
+        return (self.composed + self.overhead - self.measured) / self.measured
+
+
+def composition_checks(
+    points: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]],
+    quantities: Sequence[str] = ("latency_s", "gpu_energy_j"),
+) -> list[CompositionCheck]:
+    """Leave-one-out check of the composition method on complete generations.
+
+    Args:
+        points: Point id -> (composed means, measured end-to-end means), at least two points.
+        quantities: The quantities to check.
+
+    Returns:
+        One :class:`CompositionCheck` per point and quantity; the overhead of each is the mean of
+        ``measured - composed`` over the other points.
+
+    Raises:
+        ValueError: Fewer than two points (no overhead can be taken from other points).
+    """
+    if len(points) < 2:
+        raise ValueError(f"composition check needs complete generations at >= 2 settings, got {len(points)}")
+    rest = {pid: subtract(measured, composed) for pid, (composed, measured) in points.items()}
+    checks = []
+    for pid, (composed, measured) in points.items():
+        others = [rest[o] for o in points if o != pid]
+        for q in quantities:
+            overhead = math.fsum(o[q] for o in others) / len(others)
+            checks.append(CompositionCheck(pid, q, composed[q], overhead, measured[q]))
+    return checks

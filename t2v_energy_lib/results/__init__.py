@@ -14,7 +14,7 @@ from t2v_energy_lib.results.provenance import (
 )
 from t2v_energy_lib.results.schema import SCHEMA, SCHEMA_VERSION, ResultFile, ResultRecord
 from t2v_energy_lib.results.stats import RatioTest, Summary, ratio_test, summarize
-from t2v_energy_lib.results.storage import ResultWriter, load_results
+from t2v_energy_lib.results.storage import ResultWriter, find_baseline_folders, load_results
 
 __all__ = [
     "METRICS",
@@ -31,6 +31,7 @@ __all__ = [
     "baseline_dir",
     "collect_provenance",
     "compare",
+    "find_baseline_folders",
     "gpu_slug",
     "hardware_differences",
     "load_results",

@@ -108,6 +108,19 @@ def _load_folder(folder: Path) -> ResultFile:
     return ResultFile(provenance=dict(provenance), records=tuple(records), path=folder)
 
 
+def find_baseline_folders(root: str | Path) -> list[Path]:
+    """Leaf folders under ``root`` that hold result files (``*.json``); generated ``report`` folders excluded.
+
+    A baseline tree is ``<root>/<gpu-slug>/<diffusers-version>/<suite>.json``: each returned folder is one
+    GPU and library configuration, checked on its own.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = {p.parent for p in root.rglob("*.json") if "report" not in p.relative_to(root).parts}
+    return sorted(found)
+
+
 def load_results(path: str | Path) -> ResultFile:
     """Load a result file, a folder of them (merged, recursively), or a pytest-benchmark JSON file.
 
