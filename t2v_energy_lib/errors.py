@@ -81,3 +81,16 @@ class MeasurementWindowError(T2VEnergyError):
 
 class DependencyError(T2VEnergyError):
     """An installed dependency is missing or too old for the requested feature (names package and version)."""
+
+
+class TooFewPointsError(FitError):
+    """A claim check found records of the suite it needs, but fewer measured points than its judgement needs.
+
+    Attributes ``suite``, ``needed`` and ``found``: the suite, the points it needs, the points found.
+    """
+
+    def __init__(self, message: str, suite: str, needed: int, found: int) -> None:
+        super().__init__(message)
+        self.suite = suite
+        self.needed = needed
+        self.found = found

@@ -18,8 +18,9 @@ from t2v_energy_lib.analysis.sweeps import (
     check_quadratic_in_pixels,
 )
 from t2v_energy_lib.analysis.synthetic import SyntheticKnobs, synthetic_theory, write_synthetic_results
+from t2v_energy_lib.analysis.theory_view import PredictorFit
 from t2v_energy_lib.analysis.validation import check_predictors
-from t2v_energy_lib.errors import FitError, MissingResultsError
+from t2v_energy_lib.errors import FitError, MissingResultsError, TooFewPointsError
 from t2v_energy_lib.results import load_results
 
 BROKEN = SyntheticKnobs(
@@ -63,16 +64,57 @@ def test_steps_claim_holds_and_a_five_percent_drift_breaks_it(good_dir: Path, br
     assert bad.details["wan2.1-t2v-1.3b"]["max_relative_deviation"] > 0.02
 
 
-def test_estimated_points_are_left_out_of_the_steps_fit(tmp_path: Path) -> None:
-    folder = write_synthetic_results(tmp_path)
+def _edit_steps(folder: Path, edit: object) -> None:
     doc = json.loads((folder / "steps.json").read_text())
-    composed = [r for r in doc["records"] if r["component"] == "composed"]
-    composed[-1]["extra"]["estimated"] = True
-    composed[-1]["rounds"]["gpu_energy_j"] = [v * 3 for v in composed[-1]["rounds"]["gpu_energy_j"]]
+    edit(doc["records"])  # type: ignore[operator]
     (folder / "steps.json").write_text(json.dumps(doc))
+
+
+def test_estimated_and_composed_loops_are_left_out_of_the_steps_fit(tmp_path: Path) -> None:
+    folder = write_synthetic_results(tmp_path)
+
+    def spoil(records: list[dict]) -> None:
+        loops = [r for r in records if r["component"] == "denoise_loop"]
+        measured = [r for r in loops if r["extra"]["measured"]]
+        measured[-1]["extra"]["estimated"] = True
+        for r in [measured[-1], *(r for r in loops if r["extra"]["composed"])]:
+            r["rounds"]["gpu_energy_j"] = [v * 3 for v in r["rounds"]["gpu_energy_j"]]
+
+    _edit_steps(folder, spoil)
     result = check_linear_in_steps(folder)
     assert result.holds, result.summary
-    assert result.details["wan2.1-t2v-1.3b"]["estimated_left_out"] == 1
+    entry = result.details["wan2.1-t2v-1.3b"]
+    assert entry["estimated_left_out"] == 5  # 4 composed loops past the 16-step trace, 1 flagged estimated
+    assert "5 denoise_loop records composed or estimated (not measured) excluded" in result.summary
+    assert "cumulative prefixes of ONE traced run" in result.summary
+
+
+def test_a_slow_step_in_the_trace_breaks_the_per_step_band(tmp_path: Path) -> None:
+    folder = write_synthetic_results(tmp_path)
+
+    def slow_fourth_step(records: list[dict]) -> None:
+        trace = next(r for r in records if r["component"] == "denoiser_step_trace")
+        trace["rounds"]["gpu_energy_j"][3] *= 1.05
+
+    _edit_steps(folder, slow_fourth_step)
+    result = check_linear_in_steps(folder)
+    assert not result.holds
+    assert result.details["wan2.1-t2v-1.3b"]["worst_step"] == 4
+    assert "does NOT hold" in result.summary
+
+
+def test_too_few_measured_loops_is_its_own_error(tmp_path: Path) -> None:
+    folder = write_synthetic_results(tmp_path)
+
+    def keep_two(records: list[dict]) -> None:
+        for r in records:
+            if r["component"] == "denoise_loop" and r["settings"]["num_inference_steps"] > 2:
+                r["extra"]["composed"], r["extra"]["measured"] = True, False
+
+    _edit_steps(folder, keep_two)
+    with pytest.raises(TooFewPointsError, match=r"'steps' sweep has the 4 measured points") as info:
+        check_linear_in_steps(folder)
+    assert (info.value.suite, info.value.needed, info.value.found) == ("steps", 4, 2)
 
 
 def test_share_claims(good_dir: Path, broken_dir: Path) -> None:
@@ -107,11 +149,12 @@ def test_predictor_claim(good_dir: Path) -> None:
     result = check_predictors(good_dir, theory=theory)
     assert result.holds, result.summary
     assert set(result.details) >= {"resolution", "frames", "steps"}
+    assert result.details["steps"]["n"] == 5  # the measured denoise_loop prefixes only
+    assert "target <= 3%" in result.summary
 
-    def swapped(sweeps: object) -> tuple[dict, bool]:  # the worse predictor presented as the better one
-        predictions, cv = theory.fit_predictors(sweeps)  # type: ignore[misc]
-        names = list(predictions)
-        return {names[1]: predictions[names[1]], names[0]: predictions[names[0]]}, cv
+    def swapped(sweeps: object) -> PredictorFit:  # the worse predictor presented as the better one
+        fit = theory.fit_predictors(sweeps)  # type: ignore[misc]
+        return dataclasses.replace(fit, study=(fit.ours,), ours=fit.study[0])
 
     worse = check_predictors(good_dir, theory=dataclasses.replace(theory, fit_predictors=swapped))
     assert not worse.holds

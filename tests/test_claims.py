@@ -1,8 +1,9 @@
 """The study's claims, checked on every stored baseline folder (``<baseline-dir>/<gpu>/<diffusers>/``).
 
 One test per claim, parametrized by baseline folder (test ids name the folder). A folder that lacks the suite
-a claim needs gives an explicit skip naming the command that measures it; any other failure to compute is a
-failure. The per-model claims of the cross-model suite (denoiser share, matmul + attention share) are in
+a claim needs, or has fewer measured points than the claim's judgement needs, gives an explicit skip naming
+the folder, the suite and the command that measures it; any other failure to compute is a failure. The
+per-model claims of the cross-model suite (denoiser share, matmul + attention share) are in
 test_cross_model_claims.py. With no result files under the baseline root at all, every test skips with that
 reason (baselines come from the GPU run and are committed afterwards).
 """
@@ -23,7 +24,7 @@ from t2v_energy_lib.analysis.sweeps import (
     check_quadratic_in_pixels,
 )
 from t2v_energy_lib.analysis.validation import check_predictors
-from t2v_energy_lib.errors import MissingResultsError
+from t2v_energy_lib.errors import MissingResultsError, TooFewPointsError
 from t2v_energy_lib.results import load_results
 
 
@@ -59,14 +60,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def check_claim(check: Callable[[Any], ClaimResult], folder: Path) -> ClaimResult:
-    """Run ``check`` on the folder; skip only when the folder truly has no records of the suite it needs."""
+    """Run ``check`` on the folder; skip only when the folder truly lacks the records (or the number of
+    measured points) the claim needs, with a reason naming the folder and the suite."""
     results = load_results(folder)
     try:
         return check(results)
     except MissingResultsError as exc:
         if not results.select(suite=exc.suite, component=exc.component):
-            pytest.skip(str(exc))
+            what = exc.suite if exc.component is None else f"{exc.suite} {exc.component}"
+            pytest.skip(f"{folder.name}: no '{what}' records: {exc}")
         raise
+    except TooFewPointsError as exc:
+        pytest.skip(
+            f"{folder.name}: this claim needs {exc.needed} measured '{exc.suite}' points, "
+            f"the folder has {exc.found}: {exc}"
+        )
 
 
 def test_baseline_folder_is_under_the_baseline_root(baseline_folder: Path, baseline_root: Path) -> None:

@@ -24,7 +24,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_report_writes_non_trivial_pngs_for_every_sweep_and_the_cross_model_chart(report: Path) -> None:
     pngs = sorted(report.parent.glob("*.png"))
     names = " ".join(p.name for p in pngs)
-    for prefix in ("resolution_", "frames_", "steps_", "cross_model_energy"):
+    prefixes = ("resolution_", "frames_", "steps_", "steps_trace_", "predictors_steps", "cross_model_energy")
+    for prefix in prefixes:
         assert prefix in names, names
     for png in pngs:
         data = png.read_bytes()
@@ -51,7 +52,8 @@ def test_missing_suites_skip_their_plots_with_a_reason(tmp_path: Path) -> None:
     assert "frames plots skipped: no 'frames' records" in text
     assert "characterize --suites frames" in text
     assert "cross-model chart and table skipped" in text
-    assert [p.name.split("_")[0] for p in (tmp_path / "out").glob("*.png")] == ["resolution"]
+    pngs = sorted(p.name.split("_")[0] for p in (tmp_path / "out").glob("*.png"))
+    assert pngs == ["predictors", "resolution"]  # held-out predictor errors need no other suite
 
 
 def test_power_timeline_is_plotted_when_a_record_has_one(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from t2v_energy_lib.analysis.fits import (
     mape,
     max_relative_deviation,
 )
-from t2v_energy_lib.analysis.theory_view import TheoryView
+from t2v_energy_lib.analysis.theory_view import PredictorFit, TheoryView, from_theory
 
 __all__ = [
     "CLAIMS",
@@ -21,6 +21,7 @@ __all__ = [
     "ClaimResult",
     "FTest",
     "PolyFit",
+    "PredictorFit",
     "TheoryView",
     "check_all",
     "constant_within",
@@ -28,6 +29,7 @@ __all__ = [
     "fit_linear",
     "fit_polynomial",
     "fit_quadratic",
+    "from_theory",
     "mape",
     "max_relative_deviation",
 ]

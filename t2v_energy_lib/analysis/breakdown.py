@@ -21,17 +21,25 @@ from t2v_energy_lib.analysis.points import (
     per_video_values,
     require_records,
 )
-from t2v_energy_lib.errors import FitError
+from t2v_energy_lib.errors import FitError, MissingResultsError
 
 DENOISER_SHARE_MIN = 0.60
 MATMUL_ATTENTION_SHARE_MIN = 0.60
 PARTS = ("text_encoder", "denoiser_step", "vae_decode")
 #: Where an operator_profile record may keep its kernel-time shares (first found wins; else top-level extra).
 SHARE_CONTAINERS = ("shares", "kernel_time_shares", "op_shares")
+KERNEL_CATEGORIES = ("matmul", "attention", "convolution", "norm_elementwise", "other")
+#: Components of a cross_model record that say a model's run failed (``extra['error']`` holds why).
+ERROR_COMPONENTS = ("error",)
+
+
+#: The generation settings that make two records parts of the same video (component options such as
+#: ``vae_tiling`` on a vae_decode record are not among them).
+GENERATION_KEYS = ("height", "width", "num_frames", "num_inference_steps", "guidance_scale")
 
 
 def _settings_key(settings: Mapping[str, Any]) -> str:
-    return json.dumps(dict(settings), sort_keys=True, default=str)
+    return json.dumps({k: settings.get(k) for k in GENERATION_KEYS}, sort_keys=True, default=str)
 
 
 def _mean_per_video_j(record: Any) -> float:
@@ -83,16 +91,33 @@ def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
     }
 
 
+def failed_runs(records: list[Any] | tuple[Any, ...]) -> str:
+    """``model: error`` of every failed-run record, joined by ``"; "`` (empty when none failed)."""
+    return "; ".join(
+        f"{r.model}: {' '.join(str((r.extra or {}).get('error', 'no error text')).split())[:300]}"
+        for r in records
+        if r.component in ERROR_COMPONENTS
+    )
+
+
 def denoiser_shares(results: Any) -> dict[str, dict[str, Any]]:
     """Per model (and setting, as ``model`` or ``model@settings`` when a model has several), the share dict.
 
     Raises:
-        MissingResultsError: No 'cross_model' records.
+        MissingResultsError: No 'cross_model' records, or only failed-run records.
     """
     rf, label = open_results(results)
     records = require_records(rf, label, "cross_model")
+    usable = [r for r in records if r.component not in ERROR_COMPONENTS]
+    if not usable:
+        raise MissingResultsError(
+            f"the 'cross_model' records in {label} are only failed runs ({failed_runs(records)}): fix the "
+            "error and run `t2v-energy characterize --suites cross_model`",
+            suite="cross_model",
+            component="denoiser_step",
+        )
     out: dict[str, dict[str, Any]] = {}
-    for model in models_in(records):
+    for model in models_in(usable):
         groups: dict[str, list[Any]] = {}
         for r in records:
             if r.model == model and r.component in (*PARTS, "end_to_end", "composed"):
@@ -122,12 +147,18 @@ def check_denoiser_dominates(results: Any) -> ClaimResult:
 
 
 def kernel_shares_of(record: Any) -> dict[str, float]:
-    """Kernel-time shares (matmul, attention, norm_elementwise, other) of an operator_profile record."""
+    """Kernel-time shares (matmul, attention, convolution, norm_elementwise, other) of an operator_profile.
+
+    Read from ``extra['profile']['shares']`` (what the profiler writes), else from ``extra[<container>]``
+    for a container in :data:`SHARE_CONTAINERS`, else from ``extra`` itself.
+    """
     extra = record.extra or {}
-    container = next((extra[k] for k in SHARE_CONTAINERS if isinstance(extra.get(k), Mapping)), extra)
-    shares = {
-        k: float(container[k]) for k in ("matmul", "attention", "norm_elementwise", "other") if k in container
-    }
+    profile = extra.get("profile") if isinstance(extra.get("profile"), Mapping) else {}
+    holders = (profile, extra)
+    container = next(
+        (h[k] for h in holders for k in SHARE_CONTAINERS if isinstance(h.get(k), Mapping)), extra
+    )
+    shares = {k: float(container[k]) for k in KERNEL_CATEGORIES if k in container}
     if "matmul" not in shares or "attention" not in shares:
         raise FitError(
             f"operator_profile record {record.id} has no matmul and attention shares in extra "
@@ -156,6 +187,11 @@ def matmul_attention_shares(results: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _other_shares(shares: Mapping[str, float]) -> str:
+    rest = {k: v for k, v in shares.items() if k not in ("matmul", "attention")}
+    return ", ".join(f"{k} {v:.1%}" for k, v in rest.items()) or "none stated"
+
+
 def check_matmul_attention_dominate(results: Any) -> ClaimResult:
     """Claim 4 (kernels): matmul + attention kernels take > 60% of denoiser GPU time, for every model.
 
@@ -168,7 +204,8 @@ def check_matmul_attention_dominate(results: Any) -> ClaimResult:
     lines = [
         f"{m}: matmul {d['shares']['matmul']:.1%} + attention {d['shares']['attention']:.1%} = "
         f"{d['share']:.1%} "
-        f"{'>' if d['holds'] else '<='} {MATMUL_ATTENTION_SHARE_MIN:.0%} of denoiser kernel time"
+        f"{'>' if d['holds'] else '<='} {MATMUL_ATTENTION_SHARE_MIN:.0%} of denoiser kernel time "
+        f"(rest: {_other_shares(d['shares'])})"
         for m, d in details.items()
     ]
     holds = all(d["holds"] for d in details.values())

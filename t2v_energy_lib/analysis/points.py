@@ -22,6 +22,10 @@ LATENCY_KEY = "latency_s"
 #: Per-video sources, most direct first: a whole measured generation, parts composed into one, or the
 #: denoiser's per-step figures times the step count (which leaves out text encoding and decoding).
 PER_VIDEO_SOURCES = ("end_to_end", "composed", "denoiser_step")
+#: The steps sweep's own source first: the denoising loop of S steps, measured as a prefix of one traced run.
+STEPS_SOURCES = ("denoise_loop", *PER_VIDEO_SOURCES)
+#: What the predictors model: the denoising work only (S x denoiser_step, or a measured denoise_loop).
+DENOISING_SOURCES = ("denoise_loop", "denoiser_step")
 
 #: VAE temporal compression by model-id prefix: latent frames = (F - 1) / factor + 1 (models.md).
 TEMPORAL_COMPRESSION = {
@@ -114,6 +118,19 @@ def is_estimated(record: Any) -> bool:
     return bool((record.extra or {}).get("estimated", False))
 
 
+def is_composed_loop(record: Any) -> bool:
+    """True for a ``denoise_loop`` record not measured as such (composed from a mean step past the trace)."""
+    extra = record.extra or {}
+    return record.component == "denoise_loop" and (
+        bool(extra.get("composed", False)) or not bool(extra.get("measured", False))
+    )
+
+
+def is_left_out(record: Any) -> bool:
+    """True for records a claim must not fit: estimated values, or a composed (not measured) denoise_loop."""
+    return is_estimated(record) or is_composed_loop(record)
+
+
 def token_length_of(record: Any) -> int | None:
     """The record's denoiser token length from ``extra['token_length']``, if stated."""
     value = (record.extra or {}).get("token_length")
@@ -199,11 +216,12 @@ def sweep_points(
 ) -> tuple[dict[str, list[SweepPoint]], int]:
     """The measured per-video points of one model's sweep, from the first source in ``sources`` present.
 
-    Records flagged ``estimated`` are left out (claims are checked on measured points only). Points are
-    grouped by the settings the sweep holds fixed (:data:`FIXED_SETTINGS`).
+    Records flagged ``estimated`` and ``denoise_loop`` records composed past the measured prefix are left out
+    (claims are checked on measured points only). Points are grouped by the settings the sweep holds fixed
+    (:data:`FIXED_SETTINGS`).
 
     Returns:
-        Group label -> points sorted by x, and how many estimated records were left out.
+        Group label -> points sorted by x, and how many records were left out (estimated or composed).
 
     Raises:
         MissingResultsError: The suite has no records of this model in any of ``sources``.
@@ -214,7 +232,7 @@ def sweep_points(
         chosen = [r for r in records if r.component == source]
         if not chosen:
             continue
-        measured = [r for r in chosen if not is_estimated(r)]
+        measured = [r for r in chosen if not is_left_out(r)]
         groups: dict[str, list[SweepPoint]] = {}
         for r in measured:
             point = SweepPoint(

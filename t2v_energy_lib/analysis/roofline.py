@@ -21,7 +21,7 @@ from t2v_energy_lib.analysis.points import (
     round_values,
     token_length_of,
 )
-from t2v_energy_lib.errors import FitError, MissingResultsError
+from t2v_energy_lib.errors import MissingResultsError, TooFewPointsError
 
 STABLE_MIN_TOKENS = 30_000
 STABLE_MAX_RATIO = 1.35
@@ -51,7 +51,18 @@ def _step_points(rf: Any, label: str, model: str, theory: theory_view.TheoryView
     return sorted(points, key=lambda p: p["token_length"])
 
 
-def _judge_model(points: list[dict[str, Any]], threshold: int, ridge: float) -> dict[str, Any]:
+def _judge_model(points: list[dict[str, Any]], threshold: int | None, ridge: float) -> dict[str, Any]:
+    if threshold is None:
+        return {
+            "points": points,
+            "threshold_tokens": None,
+            "ridge_flops_per_byte": ridge,
+            "judged": False,
+            "holds": None,
+            "below_ridge": [],
+            "stable_points": 0,
+            "reason": "the theory has no single token length for this model (a UNet)",
+        }
     above = [p for p in points if p["token_length"] >= threshold]
     below_ridge = [p["record_id"] for p in above if p["intensity_flops_per_byte"] <= ridge]
     stable = [p["achieved_flops_per_s"] for p in points if p["token_length"] >= STABLE_MIN_TOKENS]
@@ -72,18 +83,25 @@ def _judge_model(points: list[dict[str, Any]], threshold: int, ridge: float) -> 
     }
 
 
-def _describe(model: str, gpu: str, d: dict[str, Any]) -> str:
+def _describe(model: str, gpu: str, peak: float, d: dict[str, Any]) -> str:
+    if d["threshold_tokens"] is None:
+        return f"{model} on {gpu}: not judged: {d['reason']}"
     head = (
         f"{model} on {gpu}: {d['points_above_threshold']} points at l >= {d['threshold_tokens']} "
         "(threshold), "
         f"{len(d['below_ridge'])} at or below the ridge {d['ridge_flops_per_byte']:.4g} FLOP/B"
     )
+    if d["points"]:
+        intensities = [p["intensity_flops_per_byte"] for p in d["points"]]
+        head += f" (step intensity {min(intensities):.4g}-{max(intensities):.4g} FLOP/B)"
     if not d["judged"]:
         return f"{head}; not judged: {d['stable_points']} point(s) with l >= {STABLE_MIN_TOKENS}, needs 2"
     return (
         f"{head}; achieved {d['min_achieved_flops_per_s'] / 1e12:.4g}-"
         f"{d['max_achieved_flops_per_s'] / 1e12:.4g} "
-        f"TFLOP/s over {d['stable_points']} points with l >= {STABLE_MIN_TOKENS}, max/min "
+        f"TFLOP/s ({d['min_achieved_flops_per_s'] / peak:.1%}-{d['max_achieved_flops_per_s'] / peak:.1%} "
+        f"of the {peak / 1e12:.4g} TFLOP/s peak) over {d['stable_points']} points with "
+        f"l >= {STABLE_MIN_TOKENS}, max/min "
         f"{d['flops_ratio_max_min']:.3f} (band: <= {STABLE_MAX_RATIO}): "
         f"{'holds' if d['holds'] else 'does NOT hold'}"
     )
@@ -98,7 +116,8 @@ def check_compute_bound(results: Any, theory: theory_view.TheoryView | None = No
 
     Raises:
         MissingResultsError: No measured denoiser_step records at all.
-        FitError: Fewer than two points at ``l >= 30,000``, or the theory layer lacks what this needs.
+        TooFewPointsError: Fewer than two points at ``l >= 30,000`` for every model.
+        FitError: The theory layer lacks what this needs.
     """
     rf, label = open_results(results)
     records = rf.select(component="denoiser_step")
@@ -116,14 +135,25 @@ def check_compute_bound(results: Any, theory: theory_view.TheoryView | None = No
         threshold = theory.threshold_tokens(model)
         d = _judge_model(points, threshold, theory.ridge_flops_per_byte)
         details[model] = d
-        lines.append(_describe(model, theory.gpu_name, d))
+        lines.append(_describe(model, theory.gpu_name, theory.peak_flops_per_s, d))
     if not any(d["judged"] for d in details.values()):
-        raise FitError(
+        most = max((d["stable_points"] for d in details.values()), default=0)
+        raise TooFewPointsError(
             f"the FLOP/s stability band needs >= 2 measured denoiser_step points with "
-            f"l >= {STABLE_MIN_TOKENS} "
-            f"of one model in {label}: run `t2v-energy characterize --suites resolution`"
+            f"l >= {STABLE_MIN_TOKENS} of one model in {label} (most found: {most}): "
+            "run `t2v-energy characterize --suites resolution`",
+            suite="resolution",
+            needed=2,
+            found=most,
         )
+    summary = "; ".join(
+        [
+            *lines,
+            f"criteria: intensity above the ridge at l >= threshold, achieved FLOP/s "
+            f"max/min <= {STABLE_MAX_RATIO} over l >= {STABLE_MIN_TOKENS}",
+        ]
+    )
     holds = all(d["holds"] for d in details.values() if d["judged"]) and not any(
         d["below_ridge"] for d in details.values()
     )
-    return ClaimResult(name="compute_bound", holds=holds, summary="; ".join(lines), details=details)
+    return ClaimResult(name="compute_bound", holds=holds, summary=summary, details=details)

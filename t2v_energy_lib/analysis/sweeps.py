@@ -21,6 +21,8 @@ from t2v_energy_lib.analysis.fits import (
 )
 from t2v_energy_lib.analysis.points import (
     ENERGY_KEY,
+    LATENCY_KEY,
+    STEPS_SOURCES,
     SweepPoint,
     is_estimated,
     latent_frames,
@@ -32,7 +34,7 @@ from t2v_energy_lib.analysis.points import (
     steps,
     sweep_points,
 )
-from t2v_energy_lib.errors import FitError
+from t2v_energy_lib.errors import TooFewPointsError
 
 QUADRATIC_MIN_R2 = 0.99
 QUADRATIC_ALPHA = 0.01
@@ -77,6 +79,7 @@ def _judge_groups(
     groups: Mapping[str, list[SweepPoint]],
     min_points: int,
     judge: Callable[[list[SweepPoint]], dict[str, Any]],
+    suite: str,
 ) -> dict[str, dict[str, Any]]:
     """Judge each group with at least ``min_points`` points; smaller groups are kept but marked not judged."""
     out: dict[str, dict[str, Any]] = {}
@@ -87,11 +90,18 @@ def _judge_groups(
             out[key] = {"points": points, "judged": False, "holds": None}
     if not any(g["judged"] for g in out.values()):
         sizes = {k: len(v) for k, v in groups.items()}
-        raise FitError(
-            f"no group of this sweep has the {min_points} measured points a judgement needs (have {sizes}); "
-            f"measure more settings"
+        raise TooFewPointsError(
+            f"no group of the '{suite}' sweep has the {min_points} measured points a judgement needs "
+            f"(have {sizes or 'none'}); measure more settings",
+            suite=suite,
+            needed=min_points,
+            found=max(sizes.values(), default=0),
         )
     return out
+
+
+def _source_of(grouped: Mapping[str, list[SweepPoint]]) -> str:
+    return next((g[0].source for g in grouped.values() if g), "none")
 
 
 def _model_entry(groups: dict[str, dict[str, Any]], source: str, n_estimated: int) -> dict[str, Any]:
@@ -123,8 +133,8 @@ def _check_quadratic(
     lines = []
     for model in models_in(records):
         grouped, n_estimated = sweep_points(rf, label, suite, x_of, model)
-        groups = _judge_groups(grouped, QUADRATIC_MIN_POINTS, judge)
-        source = next(iter(grouped.values()))[0].source
+        groups = _judge_groups(grouped, QUADRATIC_MIN_POINTS, judge, suite)
+        source = _source_of(grouped)
         details[model] = _model_entry(groups, source, n_estimated)
         for key, g in groups.items():
             if not g["judged"]:
@@ -165,12 +175,43 @@ def check_quadratic_in_frames(results: Any) -> ClaimResult:
     return _check_quadratic(results, "quadratic_in_frames", "frames", latent_frames, "latF")
 
 
-def _per_step_band(rf: Any, label: str, model: str) -> dict[str, Any]:
-    """Per-step GPU energy of the measured denoiser_step records and its largest deviation from the mean.
+def _trace_band(trace: Any) -> dict[str, Any]:
+    """Per-step GPU energy of one traced run (one round per step) and its largest deviation from the mean."""
+    values = list(round_values(trace, ENERGY_KEY))
+    latencies = list(round_values(trace, LATENCY_KEY))
+    if len(values) < 2:
+        raise TooFewPointsError(
+            f"per-step energy constancy needs >= 2 steps in the trace {trace.id}; found {len(values)}: "
+            "run `t2v-energy characterize --suites steps`",
+            suite="steps",
+            needed=2,
+            found=len(values),
+        )
+    mean_j = statistics.fmean(values)
+    rest_mean_j = statistics.fmean(values[1:])
+    return {
+        "per_step_energy_j": values,
+        "per_step_latency_s": latencies,
+        "basis": f"{len(values)} per-step windows of the traced run {trace.id}",
+        "max_relative_deviation": max_relative_deviation(values),
+        "latency_max_relative_deviation": max_relative_deviation(latencies),
+        "worst_step": max(range(len(values)), key=lambda i: abs(values[i] - mean_j)) + 1,
+        "first_step_vs_rest": values[0] / rest_mean_j - 1.0,
+        "first_step_includes_call_startup": bool((trace.extra or {}).get("first_step_includes_call_startup")),
+    }
 
-    With records at two or more step counts, each record's mean per-step energy is one value; with one record
-    (one long run measured step by step), each round (one step window) is one value.
+
+def _per_step_band(rf: Any, label: str, model: str) -> dict[str, Any]:
+    """Per-step GPU energy and its largest deviation from the mean.
+
+    From the ``denoiser_step_trace`` record (one round per step of one run) where there is one; else from
+    measured ``denoiser_step`` records: with two or more, each record's mean per-step energy is one value;
+    with one, each round (one window of steps) is one value.
     """
+    traces = [r for r in rf.select(suite="steps", model=model, component="denoiser_step_trace")]
+    measured_traces = [r for r in traces if not is_estimated(r)]
+    if measured_traces:
+        return _trace_band(measured_traces[0])
     step_records = [
         r
         for r in require_records(rf, label, "steps", component="denoiser_step", model=model)
@@ -183,9 +224,12 @@ def _per_step_band(rf: Any, label: str, model: str) -> dict[str, Any]:
         values = list(round_values(step_records[0], ENERGY_KEY)) if step_records else []
         basis = f"{len(values)} per-step windows of one denoiser_step record"
     if len(values) < 2:
-        raise FitError(
+        raise TooFewPointsError(
             f"per-step energy constancy needs >= 2 measured per-step values of {model} in {label}; found "
-            f"{len(values)}: run `t2v-energy characterize --suites steps`"
+            f"{len(values)}: run `t2v-energy characterize --suites steps`",
+            suite="steps",
+            needed=2,
+            found=len(values),
         )
     return {
         "per_step_energy_j": values,
@@ -194,16 +238,58 @@ def _per_step_band(rf: Any, label: str, model: str) -> dict[str, Any]:
     }
 
 
+def _prefix_note(rf: Any, points: list[SweepPoint]) -> str:
+    """Says so when every measured denoise_loop point is a prefix of the same traced run (not independent)."""
+    by_id = rf.by_id()
+    traces = {
+        ((by_id[p.record_id].extra or {}).get("parts") or {}).get("trace")
+        for p in points
+        if p.source == "denoise_loop"
+    }
+    if len(traces) == 1 and None not in traces:
+        return (
+            f"; these points are cumulative prefixes of ONE traced run ({traces.pop()}), so their linearity "
+            "restates per-step constancy rather than testing separate runs"
+        )
+    return ""
+
+
+def _describe_steps_group(model: str, key: str, g: Mapping[str, Any], source: str, note: str) -> str:
+    text = "; ".join(
+        f"{m} = {g[m]['linear'].coefficients[0]:.4g} + {g[m]['linear'].coefficients[1]:.4g}*S "
+        f"(p={g[m]['linear'].p_values[1]:.2g}, R^2={g[m]['linear'].r_squared:.6f})"
+        for m in METRICS
+    )
+    xs = ", ".join(f"{p.x:g}" for p in g["points"])
+    return f"{model} [{key}] ({len(g['points'])} measured {source} points, S = {xs}): {text}{note}"
+
+
+def _describe_band(model: str, band: Mapping[str, Any], holds: bool, left_out: int, source: str) -> str:
+    text = (
+        f"{model}: per-step energy within {band['max_relative_deviation']:.2%} of its mean ({band['basis']}"
+    )
+    if "worst_step" in band:
+        text += (
+            f"; worst step {band['worst_step']}, first step {band['first_step_vs_rest']:+.2%} vs the mean of "
+            f"the rest, per-step latency within {band['latency_max_relative_deviation']:.2%}"
+        )
+    text += ")"
+    if left_out:
+        text += f"; {left_out} {source} records composed or estimated (not measured) excluded from the fits"
+    return f"{text}; {'holds' if holds else 'does NOT hold'}"
+
+
 def check_linear_in_steps(results: Any) -> ClaimResult:
     """Claim 2: energy and latency are linear in steps, and per-step energy is constant ('steps' suite).
 
-    Criteria per model: linear fits of per-video GPU energy and latency against steps with R^2 >= 0.999 on
-    measured (not estimated) points, and the per-step GPU energy from the denoiser_step records within 2% of
-    its mean. Units: energy in J, latency in s.
+    Criteria per model: linear fits of GPU energy and latency against steps with R^2 >= 0.999 on measured
+    points only (``denoise_loop`` records measured as prefixes of a traced run where present; composed loops
+    beyond the trace and estimated records are excluded and counted in the summary), and the per-step GPU
+    energy of the trace (or of the denoiser_step records) within 2% of its mean. Units: J, s.
 
     Raises:
-        MissingResultsError: No 'steps' records (or no denoiser_step records among them).
-        FitError: Too few points, or fewer than two per-step values.
+        MissingResultsError: No 'steps' records (or none to take per-step values from).
+        TooFewPointsError: Fewer measured points than a judgement needs.
     """
     rf, label = open_results(results)
     records = require_records(rf, label, "steps")
@@ -215,31 +301,22 @@ def check_linear_in_steps(results: Any) -> ClaimResult:
     details: dict[str, Any] = {}
     lines = []
     for model in models_in(records):
-        grouped, n_estimated = sweep_points(rf, label, "steps", steps, model)
-        groups = _judge_groups(grouped, STEPS_MIN_POINTS, judge)
+        grouped, n_left_out = sweep_points(rf, label, "steps", steps, model, sources=STEPS_SOURCES)
+        groups = _judge_groups(grouped, STEPS_MIN_POINTS, judge, "steps")
+        source = _source_of(grouped)
         band = _per_step_band(rf, label, model)
-        entry = _model_entry(groups, next(iter(grouped.values()))[0].source, n_estimated)
+        entry = _model_entry(groups, source, n_left_out)
         entry.update(band)
         entry["holds"] = entry["holds"] and band["max_relative_deviation"] <= PER_STEP_ENERGY_BAND
         details[model] = entry
         for key, g in groups.items():
             if g["judged"]:
-                text = "; ".join(
-                    f"{m} = {g[m]['linear'].coefficients[0]:.4g} + {g[m]['linear'].coefficients[1]:.4g}*S "
-                    f"(p={g[m]['linear'].p_values[1]:.2g}, R^2={g[m]['linear'].r_squared:.6f})"
-                    for m in METRICS
-                )
-                lines.append(
-                    f"{model} [{key}] ({len(g['points'])} measured {entry['source']} points): {text}"
-                )
-        lines.append(
-            f"{model}: per-step energy within {band['max_relative_deviation']:.2%} of its mean "
-            f"({band['basis']}); {'holds' if entry['holds'] else 'does NOT hold'}{_unjudged_note(groups)}"
-        )
+                lines.append(_describe_steps_group(model, key, g, source, _prefix_note(rf, g["points"])))
+        lines.append(_describe_band(model, band, entry["holds"], n_left_out, source) + _unjudged_note(groups))
     holds = all(d["holds"] for d in details.values())
     criteria = (
         f"criteria: R^2 >= {STEPS_MIN_R2} on measured points, "
-        f"per-step energy within {PER_STEP_ENERGY_BAND:.0%}"
+        f"per-step energy within {PER_STEP_ENERGY_BAND:.0%} of its mean"
     )
     return ClaimResult(
         name="linear_in_steps", holds=holds, summary="; ".join([*lines, criteria]), details=details

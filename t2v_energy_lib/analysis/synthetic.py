@@ -20,6 +20,9 @@ import numpy as np
 SYNTHETIC_GPU_NAME = "SYNTHETIC (no measurement)"
 _D, _F, _M, _LAYERS = 1536, 8960, 512, 30  # Wan2.1-1.3B width, FFN width, text tokens, layers (models.md)
 _PEAK_FLOPS = 989e12  # the H100's dense bf16 peak quoted by the study
+#: Steps of the synthetic traced run, and the step counts of the steps suite (prefixes up to TRACE_STEPS).
+TRACE_STEPS = 16
+STEP_COUNTS = (1, 2, 5, 10, 16, 20, 50, 100, 200)
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ class SyntheticKnobs:
 
     Attributes:
         attention_quadratic: False drops the l^2 term, so the quadratic claims fail.
-        per_step_drift: Fractional rise of per-step energy from the fewest to the most steps (0.05 fails the
-            2% band).
+        per_step_drift: Fractional rise of per-step energy from the first to the last step of the traced run
+            (0.05 fails the 2% band).
         noise: Relative Gaussian noise per round.
         rounds: Rounds per record.
         seed: Random seed of the noise.
@@ -98,12 +101,15 @@ class _Builder:
             "gpu_energy_above_idle_j": [float(v) for v in (energy_j - 90.0 * latency_s) * jitter[1]],
         }
 
-    def add(self, suite: str, model: str, settings: Mapping[str, Any], component: str, **kw: Any) -> None:
+    @staticmethod
+    def _id(suite: str, model: str, settings: Mapping[str, Any], component: str) -> str:
         size = f"{settings['height']}x{settings['width']}x{settings['num_frames']}"
-        sid = f"{size}-s{settings['num_inference_steps']}"
+        return f"{suite}/{model}/{size}-s{settings['num_inference_steps']}/{component}"
+
+    def add(self, suite: str, model: str, settings: Mapping[str, Any], component: str, **kw: Any) -> None:
         self.records.append(
             {
-                "id": f"{suite}/{model}/{sid}/{component}",
+                "id": self._id(suite, model, settings, component),
                 "suite": suite,
                 "model": model,
                 "component": component,
@@ -139,6 +145,50 @@ class _Builder:
         total_s, total_j = te_s + steps * step_s + vae_s, te_j + steps * step_j + vae_j
         composed = {"composed": True, "token_length": tokens}
         self.add(suite, model, settings, "composed", rounds=self.rounds(total_s, total_j), extra=composed)
+
+    def steps_suite(self, model: str, trace_settings: Mapping[str, Any]) -> None:
+        """The steps suite as the runner writes it: one traced run, denoise_loop prefixes, composed loops."""
+        step_s, step_j, tokens = self.step(trace_settings)
+        n = int(trace_settings["num_inference_steps"])
+        drift = [self.knobs.per_step_drift * i / (n - 1) for i in range(n)]
+        jitter = 1 + self.knobs.noise * self.rng.standard_normal((2, n))
+        lat = [float(step_s * jitter[0][i]) for i in range(n)]
+        energy = [float(step_j * (1 + drift[i]) * jitter[1][i]) for i in range(n)]
+        trace_id = self._id("steps", model, trace_settings, "denoiser_step_trace")
+        self.add(
+            "steps",
+            model,
+            trace_settings,
+            "denoiser_step_trace",
+            rounds={"latency_s": lat, "gpu_energy_j": energy},
+            extra={"steps_in_run": n, "measured": True, "token_length": tokens},
+        )
+        (te_s, te_j), (vae_s, vae_j) = _noiseless_parts(trace_settings)
+        for count in STEP_COUNTS:
+            settings = {**trace_settings, "num_inference_steps": count}
+            measured = count <= n
+            if measured:
+                loop_s, loop_j = sum(lat[:count]), sum(energy[:count])
+                extra = {
+                    "composed": False,
+                    "measured": True,
+                    "parts": {"trace": trace_id},
+                    "token_length": tokens,
+                }
+            else:
+                loop_s = sum(lat) + (count - n) * sum(lat) / n
+                loop_j = sum(energy) + (count - n) * sum(energy) / n
+                extra = {
+                    "composed": True,
+                    "measured": False,
+                    "parts": {"trace": trace_id},
+                    "token_length": tokens,
+                }
+            rounds = {"latency_s": [loop_s], "gpu_energy_j": [loop_j]}
+            self.add("steps", model, settings, "denoise_loop", rounds=rounds, extra=extra)
+            self.add("steps", model, settings, "vae_decode", rounds=self.rounds(vae_s, vae_j))
+            total = {"latency_s": [te_s + loop_s + vae_s], "gpu_energy_j": [te_j + loop_j + vae_j]}
+            self.add("steps", model, settings, "composed", rounds=total, extra={"composed": True})
 
     def profile(self, model: str, settings: Mapping[str, Any]) -> None:
         low = model in self.knobs.low_matmul_models
@@ -180,11 +230,7 @@ def synthetic_document(knobs: SyntheticKnobs | None = None) -> dict[str, Any]:
         for frames in (1, 9, 17, 33, 49, 65, 81, 97):
             b.video("frames", wan, _settings(720, 1280, frames, 50))
     if "steps" in knobs.suites:
-        counts = (1, 5, 10, 20, 50, 100, 200)
-        for i, s in enumerate(counts):
-            b.video(
-                "steps", wan, _settings(480, 832, 49, s), drift=knobs.per_step_drift * i / (len(counts) - 1)
-            )
+        b.steps_suite(wan, _settings(480, 832, 49, TRACE_STEPS))
     if "cross_model" in knobs.suites:
         for model in knobs.models:
             b.video("cross_model", model, _settings(480, 832, 81, 50))
@@ -218,13 +264,14 @@ def write_synthetic_results(folder: Path, knobs: SyntheticKnobs | None = None, s
     return folder
 
 
-def _synthetic_fitter(
-    sweeps: Mapping[str, Sequence[Any]],
-) -> tuple[dict[str, dict[str, tuple[float, float]]], bool]:
-    """Two SYNTHETIC predictors: one mu fitted on all sweeps (the study's form) and this module's cost model.
+def _synthetic_fitter(sweeps: Mapping[str, Sequence[Any]]) -> Any:
+    """Two SYNTHETIC predictors of the denoising work: one mu fitted on all sweeps (the study's form) and this
+    module's cost model.
 
     The second knows how the synthetic data were made, so it wins; it exists to exercise the claim's plumbing.
     """
+    from t2v_energy_lib.analysis.theory_view import PredictorFit
+
     points = [p for pts in sweeps.values() for p in pts]
     flops = np.array(
         [synthetic_step_flops(int(p.token_length)) * p.settings["num_inference_steps"] for p in points]
@@ -237,10 +284,17 @@ def _synthetic_fitter(
         t_study = f / (mu_single * _PEAK_FLOPS)
         out["study single-mu"][p.record_id] = (power_w * t_study, t_study)
         step_s, step_j, _ = _noiseless_step(p.settings, quadratic=True)
-        (te_s, te_j), (vae_s, vae_j) = _noiseless_parts(p.settings)
         n = p.settings["num_inference_steps"]
-        out["synthetic cost model"][p.record_id] = (te_j + n * step_j + vae_j, te_s + n * step_s + vae_s)
-    return out, False
+        out["synthetic cost model"][p.record_id] = (n * step_j, n * step_s)
+    return PredictorFit(
+        held_out=out,
+        in_sample=out,
+        study=("study single-mu",),
+        ours="synthetic cost model",
+        cross_validated=False,
+        parameters={"study single-mu": {"mu": mu_single, "power_w": power_w}},
+        note="SYNTHETIC predictors",
+    )
 
 
 def synthetic_theory() -> Any:

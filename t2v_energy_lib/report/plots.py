@@ -14,6 +14,12 @@ from t2v_energy_lib.analysis.points import SweepPoint
 from t2v_energy_lib.units import j_to_wh
 
 _PREDICTOR_STYLES = (("tab:orange", "s", "--"), ("tab:green", "^", ":"), ("tab:purple", "D", "-."))
+_COMPONENT_NAMES = {
+    "denoiser_step": "denoiser (all steps)",
+    "text_encoder": "text encoder",
+    "vae_decode": "VAE decode",
+    "rest": "rest (end to end minus parts)",
+}
 
 
 def _figure(n_axes: int, width_in: float = 11.0, height_in: float = 4.2) -> tuple[Any, list[Any]]:
@@ -32,6 +38,15 @@ def _save(fig: Any, out_path: Path) -> Path:
     return out_path
 
 
+#: How each source's values read on a sweep plot's y axes (what one point covers).
+SOURCE_SCOPES = {
+    "composed": ("per video", "composed: text encoder + S x step + VAE, each measured"),
+    "end_to_end": ("per video", "end to end"),
+    "denoiser_step": ("of the denoising loop", "S x step"),
+    "denoise_loop": ("of the denoising loop", "first S steps of one traced run"),
+}
+
+
 def plot_sweep(
     points: Sequence[SweepPoint],
     fits: Mapping[str, PolyFit],
@@ -40,63 +55,155 @@ def plot_sweep(
     title: str,
     x_label: str,
     predictions: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+    x_scale: float = 1.0,
 ) -> Path:
-    """Energy (Wh per video) and latency (s per video) against the sweep variable, two panels.
+    """Energy (Wh) and latency (s) against the sweep variable, two panels.
 
-    Each panel has the measured means with error bars (sample standard deviation over rounds), the fitted
-    curve, and the theory's predictions at the measured settings, one series per predictor.
+    Each panel has the measured means with error bars (sample standard deviation over rounds, where there
+    are several), the fitted curve, and the theory's predictions at the measured settings, one series per
+    predictor. The y labels say what a point covers (per video, or the denoising loop), from its source.
 
     Args:
         points: The measured points (from the claim's details).
         fits: ``{"energy_j": PolyFit, "latency_s": PolyFit}`` fitted to the per-point means (J, s).
         out_path: Where to write the PNG.
         title: Figure title.
-        x_label: Axis label of the sweep variable.
+        x_label: Axis label of the sweep variable (in the units after ``x_scale``).
         predictions: Predictor name -> ``{"energy_j": [...], "latency_s": [...]}`` aligned with ``points``.
+        x_scale: The x values are divided by this for display (1e6 shows pixels as megapixels).
     """
     fig, (ax_e, ax_t) = _figure(2)
     xs = np.array([p.x for p in points])
     grid = np.linspace(xs.min(), xs.max(), 200)
+    scope, how = SOURCE_SCOPES.get(points[0].source, ("per video", points[0].source))
+    several = any(len(p.energy_j) > 1 for p in points)
+    measured = f"measured: {how}" + (" (mean ± sd)" if several else "")
     panels = (
-        (
-            ax_e,
-            "energy_j",
-            [j_to_wh(p.energy_mean_j) for p in points],
-            [j_to_wh(p.energy_std_j) for p in points],
-            "GPU energy per video (Wh)",
-            j_to_wh,
-        ),
-        (
-            ax_t,
-            "latency_s",
-            [p.latency_mean_s for p in points],
-            [p.latency_std_s for p in points],
-            "latency per video (s)",
-            float,
-        ),
-    )
+        (ax_e, "energy_j", [p.energy_mean_j for p in points], [p.energy_std_j for p in points],
+         f"GPU energy {scope} (Wh)", j_to_wh),
+        (ax_t, "latency_s", [p.latency_mean_s for p in points], [p.latency_std_s for p in points],
+         f"latency {scope} (s)", float),
+    )  # fmt: skip
     for ax, metric, means, stds, y_label, conv in panels:
-        ax.errorbar(xs, means, yerr=stds, fmt="o", color="tab:blue", capsize=3, label="measured (mean ± sd)")
+        ax.errorbar(
+            xs / x_scale,
+            [conv(v) for v in means],
+            yerr=[conv(v) for v in stds] if several else None,
+            fmt="o",
+            color="tab:blue",
+            capsize=3,
+            label=measured,
+            zorder=3,
+        )
         if metric in fits:
             fit = fits[metric]
-            curve = [conv(v) for v in fit.predict(grid)]
             ax.plot(
-                grid,
-                curve,
+                grid / x_scale,
+                [conv(v) for v in fit.predict(grid)],
                 color="tab:blue",
                 lw=1.2,
-                label=f"fit, degree {fit.degree} (R²={fit.r_squared:.4f})",
+                label=f"least-squares fit, degree {fit.degree} (R² = {fit.r_squared:.5f})",
             )
         for (name, series), (color, marker, ls) in zip(
             (predictions or {}).items(), _PREDICTOR_STYLES, strict=False
         ):
             if metric in series:
                 values = [conv(v) for v in series[metric]]
-                ax.plot(xs, values, color=color, marker=marker, ls=ls, ms=5, label=f"predicted: {name}")
+                ax.plot(
+                    xs / x_scale, values, color=color, marker=marker, ls=ls, ms=5, label=f"predicted: {name}"
+                )
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title)
+    return _save(fig, out_path)
+
+
+def plot_predictions(
+    points: Sequence[SweepPoint],
+    predictions: Mapping[str, Mapping[str, tuple[float, float]]],
+    out_path: Path,
+    *,
+    title: str,
+    x_label: str,
+    x_scale: float = 1.0,
+) -> Path:
+    """Measured denoising latency with each predictor's held-out prediction, and each predictor's signed
+    percentage error of latency and of energy, three panels.
+
+    Args:
+        points: The measured points of one sweep (denoising work of S steps each).
+        predictions: Predictor name -> record id -> (energy J, latency s), held out.
+        out_path: Where to write the PNG.
+        title: Figure title.
+        x_label: Axis label of the sweep variable (in the units after ``x_scale``).
+        x_scale: The x values are divided by this for display.
+    """
+    fig, (ax_t, ax_et, ax_ee) = _figure(3, width_in=15.0)
+    order = sorted(range(len(points)), key=lambda i: points[i].x)
+    pts = [points[i] for i in order]
+    xs = np.array([p.x for p in pts]) / x_scale
+    ax_t.plot(xs, [p.latency_mean_s for p in pts], "o", color="tab:blue", label="measured", zorder=3)
+    for (name, per), (color, marker, ls) in zip(predictions.items(), _PREDICTOR_STYLES, strict=False):
+        energy = np.array([per[p.record_id][0] for p in pts])
+        latency = np.array([per[p.record_id][1] for p in pts])
+        ax_t.plot(xs, latency, color=color, marker=marker, ls=ls, ms=4, label=name)
+        err_t = (latency / np.array([p.latency_mean_s for p in pts]) - 1) * 100
+        err_e = (energy / np.array([p.energy_mean_j for p in pts]) - 1) * 100
+        mape_t, mape_e = float(np.mean(np.abs(err_t))), float(np.mean(np.abs(err_e)))
+        ax_et.plot(xs, err_t, color=color, marker=marker, ls=ls, ms=4, label=f"{name} (MAPE {mape_t:.2f}%)")
+        ax_ee.plot(xs, err_e, color=color, marker=marker, ls=ls, ms=4, label=f"{name} (MAPE {mape_e:.2f}%)")
+    ax_t.set_ylabel("latency of the denoising loop (s)")
+    ax_t.set_ylim(bottom=0)
+    ax_et.set_ylabel("latency error, predicted / measured - 1 (%)")
+    ax_ee.set_ylabel("GPU energy error, predicted / measured - 1 (%)")
+    for ax in (ax_t, ax_et, ax_ee):
+        ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+    for ax in (ax_et, ax_ee):
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.axhspan(-3.0, 3.0, color="tab:green", alpha=0.08, label="±3% target")
+    fig.suptitle(title)
+    return _save(fig, out_path)
+
+
+def plot_step_trace(
+    energy_j: Sequence[float],
+    latency_s: Sequence[float],
+    out_path: Path,
+    *,
+    title: str,
+    band: float,
+) -> Path:
+    """Per-step GPU energy and latency of one traced run, each with its mean and the +-``band`` band.
+
+    Args:
+        energy_j: GPU energy of each step. Units: J.
+        latency_s: Latency of each step. Units: s.
+        out_path: Where to write the PNG.
+        title: Figure title.
+        band: The claim's tolerance around the mean (0.02 = 2%).
+    """
+    fig, axes = _figure(2, height_in=3.8)
+    steps = np.arange(1, len(energy_j) + 1)
+    for ax, values, label in (
+        (axes[0], energy_j, "GPU energy per step (J)"),
+        (axes[1], latency_s, "latency per step (s)"),
+    ):
+        mean = float(np.mean(values))
+        ax.axhspan(
+            mean * (1 - band), mean * (1 + band), color="tab:green", alpha=0.12, label=f"mean ± {band:.0%}"
+        )
+        ax.axhline(mean, color="tab:green", lw=1.0)
+        ax.plot(steps, values, "o-", color="tab:blue", ms=4, label="measured, one window per step")
+        ax.set_ylim(mean * (1 - 2.5 * band), mean * (1 + 2.5 * band))
+        ax.set_xlabel("step of the traced run")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
     fig.suptitle(title)
     return _save(fig, out_path)
 
@@ -123,45 +230,57 @@ def plot_power_timeline(
     return _save(fig, out_path)
 
 
-def plot_cross_model(parts_j: Mapping[str, Mapping[str, float]], out_path: Path, *, title: str) -> Path:
-    """Per-video GPU energy per model: stacked components on a log scale, and each component's share.
-
-    A log axis squeezes small components, so the right panel shows the same stack as shares of the total.
+def plot_cross_model(
+    parts_j: Mapping[str, Mapping[str, float]],
+    out_path: Path,
+    *,
+    title: str,
+    labels: Mapping[str, str] | None = None,
+) -> Path:
+    """Per-video GPU energy per model: each component's bar side by side on a log scale, and each
+    component's share of the total (stacked, linear).
 
     Args:
-        parts_j: Model -> component (``text_encoder``, ``denoiser_step``, ``vae_decode``) -> J per video.
+        parts_j: Model -> component (``text_encoder``, ``denoiser_step``, ``vae_decode``, ``rest``) -> J per
+            video.
         out_path: Where to write the PNG.
         title: Figure title.
+        labels: Model -> tick label (e.g. with its settings); default: the model id.
     """
-    fig, (ax, ax_share) = _figure(2, width_in=max(9.0, 2.2 * len(parts_j) + 4), height_in=4.8)
+    fig, (ax, ax_share) = _figure(2, width_in=max(10.0, 2.6 * len(parts_j) + 4), height_in=5.0)
     models = list(parts_j)
+    ticks = [(labels or {}).get(m, m) for m in models]
     components = list(dict.fromkeys(c for parts in parts_j.values() for c in parts))
-    names = {
-        "denoiser_step": "denoiser (all steps)",
-        "text_encoder": "text encoder",
-        "vae_decode": "VAE decode",
-    }
     colors = dict(zip(components, ("tab:gray", "tab:blue", "tab:orange", "tab:green"), strict=False))
     wh = {m: {c: j_to_wh(parts_j[m].get(c, 0.0)) for c in components} for m in models}
     totals = np.array([sum(wh[m].values()) for m in models])
-    bottom, share_bottom = np.zeros(len(models)), np.zeros(len(models))
-    for comp in components:
+    x = np.arange(len(models))
+    width = 0.8 / max(len(components), 1)
+    share_bottom = np.zeros(len(models))
+    for k, comp in enumerate(components):
         values = np.array([wh[m][comp] for m in models])
-        ax.bar(models, values, bottom=bottom, label=names.get(comp, comp), color=colors[comp])
-        ax_share.bar(models, values / totals * 100, bottom=share_bottom, color=colors[comp])
-        bottom += values
-        share_bottom += values / totals * 100
-    smallest = min((v for m in models for v in wh[m].values() if v > 0), default=1e-3)
+        offset = (k - (len(components) - 1) / 2) * width
+        bars = ax.bar(x + offset, values, width, label=_COMPONENT_NAMES.get(comp, comp), color=colors[comp])
+        ax.bar_label(bars, labels=[f"{v:.2g}" for v in values], fontsize=7, padding=1)
+        shares = values / totals * 100
+        ax_share.bar(x, shares, 0.6, bottom=share_bottom, color=colors[comp])
+        if comp == "denoiser_step":
+            for xi, (b, sh) in enumerate(zip(share_bottom, shares, strict=True)):
+                ax_share.annotate(f"{sh:.1f}%", (xi, b + sh / 2), ha="center", va="center", color="white")
+        share_bottom += shares
+    positive = [v for m in models for v in wh[m].values() if v > 0]
     ax.set_yscale("log")
-    ax.set_ylim(bottom=smallest / 3, top=totals.max() * 3)
-    for x, total in enumerate(totals):
-        ax.annotate(f"{total:.3g} Wh", (x, total), ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(bottom=min(positive, default=1e-3) / 3, top=max(positive, default=1.0) * 4)
     ax.set_ylabel("GPU energy per video (Wh, log scale)")
+    ax.set_title("per component (bars side by side)", fontsize=9)
     ax_share.set_ylabel("share of per-video GPU energy (%)")
-    ax_share.set_ylim(0, 100)
+    ax_share.set_title("shares; total per video above each bar", fontsize=9)
+    ax_share.set_ylim(0, 110)
+    for xi, total in enumerate(totals):
+        ax_share.annotate(f"{total:.3g} Wh", (xi, 100), ha="center", va="bottom", fontsize=8)
     for a in (ax, ax_share):
-        a.tick_params(axis="x", labelrotation=20)
-        a.grid(True, axis="y", which="both", alpha=0.3)
+        a.set_xticks(x, ticks, fontsize=8)
+        a.grid(True, axis="y", which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(title)
     return _save(fig, out_path)

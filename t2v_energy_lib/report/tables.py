@@ -72,6 +72,52 @@ def _share_rows(name: str, result: ClaimResult, label: str) -> list[list[str]]:
     ]
 
 
+def _compute_bound_rows(name: str, result: ClaimResult) -> list[list[str]]:
+    rows = []
+    for model, d in result.details.items():
+        if d.get("threshold_tokens") is None:
+            rows.append([name, model, "-", "not judged", "-", d.get("reason", "no threshold"), "-"])
+            continue
+        figure = (
+            f"threshold l >= {d['threshold_tokens']}; {len(d['below_ridge'])} of "
+            f"{d['points_above_threshold']} points above it at or below the ridge "
+            f"{fmt.num(d['ridge_flops_per_byte'])} FLOP/B"
+        )
+        if not d["judged"]:
+            rows.append(
+                [
+                    name,
+                    model,
+                    "-",
+                    "not judged",
+                    "-",
+                    f"{figure}; {d['stable_points']} points with l >= 30000 (needs 2)",
+                    "-",
+                ]
+            )
+            continue
+        figure += (
+            f"; achieved {fmt.num(d['min_achieved_flops_per_s'] / 1e12)}-"
+            f"{fmt.num(d['max_achieved_flops_per_s'] / 1e12)} TFLOP/s over {d['stable_points']} points, "
+            f"max/min {fmt.num(d['flops_ratio_max_min'], 3)}"
+        )
+        rows.append([name, model, "achieved FLOP/s", _yes(d["holds"]), "-", figure, "-"])
+    return rows
+
+
+def _predictor_rows(name: str, result: ClaimResult) -> list[list[str]]:
+    rows = []
+    for sweep, d in result.details.items():
+        if not isinstance(d, Mapping) or "mape" not in d:
+            continue
+        figure = "; ".join(
+            f"{predictor} E {fmt.pct(m['energy_j'], 2)} t {fmt.pct(m['latency_s'], 2)}"
+            for predictor, m in d["mape"].items()
+        )
+        rows.append([name, f"{sweep} ({d['n']} points)", "held-out MAPE", _yes(d["holds"]), "-", figure, "-"])
+    return rows
+
+
 def fit_table(claims: Mapping[str, ClaimResult | Exception]) -> tuple[str, list[str]]:
     """The claim table (markdown) and one line per claim that could not be checked, with its reason."""
     rows: list[list[str]] = []
@@ -87,6 +133,10 @@ def fit_table(claims: Mapping[str, ClaimResult | Exception]) -> tuple[str, list[
             rows.extend(_share_rows(name, result, "denoiser share of GPU energy"))
         elif name == "matmul_attention_dominate":
             rows.extend(_share_rows(name, result, "matmul+attention share of kernel time"))
+        elif name == "compute_bound":
+            rows.extend(_compute_bound_rows(name, result))
+        elif name == "better_predictor":
+            rows.extend(_predictor_rows(name, result))
         else:
             rows.append([name, "all", "-", _yes(result.holds), "-", result.summary, "-"])
     return fmt.md_table(FIT_HEADERS, rows), skipped

@@ -16,12 +16,13 @@ from t2v_energy_lib.analysis.claims import check_all
 from t2v_energy_lib.analysis.points import open_results
 from t2v_energy_lib.analysis.theory_view import TheoryView
 from t2v_energy_lib.errors import FitError
-from t2v_energy_lib.report import plots, tables
+from t2v_energy_lib.report import fmt, plots, tables
 
+#: (claim, suite, x label, x scale): x values are divided by the scale for display.
 SWEEP_PLOTS = (
-    ("quadratic_in_pixels", "resolution", "pixels per frame (H x W)"),
-    ("quadratic_in_frames", "frames", "latent frames ((F-1)/4+1 for Wan)"),
-    ("linear_in_steps", "steps", "denoising steps S"),
+    ("quadratic_in_pixels", "resolution", "pixels per frame H x W (millions)", 1e6),
+    ("quadratic_in_frames", "frames", "latent frames ((F-1)/4+1 for Wan)", 1.0),
+    ("linear_in_steps", "steps", "denoising steps S", 1.0),
 )
 
 
@@ -38,7 +39,7 @@ def _predictions_for(claims: Mapping[str, Any], suite: str) -> dict[str, dict[st
 
 
 def _sweep_plots(claims: Mapping[str, Any], out_dir: Path, lines: list[str]) -> None:
-    for name, suite, x_label in SWEEP_PLOTS:
+    for name, suite, x_label, x_scale in SWEEP_PLOTS:
         result = claims.get(name)
         if not isinstance(result, ClaimResult):
             lines.append(f"- {suite} plots skipped: {result}")
@@ -68,8 +69,49 @@ def _sweep_plots(claims: Mapping[str, Any], out_dir: Path, lines: list[str]) -> 
                     title=f"{suite} sweep: {model} ({key})",
                     x_label=x_label,
                     predictions=predictions,
+                    x_scale=x_scale,
                 )
                 lines.append(f"![{suite} sweep of {model} ({key})]({path.name})")
+
+
+def _trace_plots(claims: Mapping[str, Any], out_dir: Path, lines: list[str]) -> None:
+    result = claims.get("linear_in_steps")
+    if not isinstance(result, ClaimResult):
+        return
+    from t2v_energy_lib.analysis.sweeps import PER_STEP_ENERGY_BAND
+
+    for model, entry in result.details.items():
+        if not entry.get("per_step_latency_s"):
+            continue
+        path = plots.plot_step_trace(
+            entry["per_step_energy_j"],
+            entry["per_step_latency_s"],
+            out_dir / f"steps_trace_{_slug(model)}.png",
+            title=f"{model}: GPU energy and latency of each of the "
+            f"{len(entry['per_step_energy_j'])} steps of one run",
+            band=PER_STEP_ENERGY_BAND,
+        )
+        lines.append(f"![per-step trace of {model}]({path.name})")
+
+
+def _predictor_plots(claims: Mapping[str, Any], out_dir: Path, lines: list[str]) -> None:
+    result = claims.get("better_predictor")
+    if not isinstance(result, ClaimResult):
+        lines.append(f"- predictor plots skipped: {result}")
+        return
+    for _, suite, x_label, x_scale in SWEEP_PLOTS:
+        d = result.details.get(suite)
+        if not isinstance(d, Mapping) or not d.get("points"):
+            continue
+        path = plots.plot_predictions(
+            d["points"],
+            d["predictions_by_record"],
+            out_dir / f"predictors_{suite}.png",
+            title=f"{suite} sweep: held-out predictions of the denoising loop ({d['n']} points)",
+            x_label=x_label,
+            x_scale=x_scale,
+        )
+        lines.append(f"![held-out predictor errors on the {suite} sweep]({path.name})")
 
 
 def _timeline_of(record: Any) -> tuple[list[float], list[float]] | None:
@@ -101,15 +143,29 @@ def _timeline_plot(rf: Any, out_dir: Path, lines: list[str]) -> None:
     lines.append("- power timeline skipped: no record has a power timeline in extra (run with timelines on)")
 
 
+def _parts_with_rest(share: Mapping[str, Any]) -> dict[str, float]:
+    """The measured parts (J per video), plus ``rest`` where a measured whole exceeds their sum."""
+    parts = dict(share["parts_j"])
+    rest_j = share["total_j"] - sum(parts.values())
+    if share["total_from"] == "end_to_end" and rest_j > 0:
+        parts["rest"] = rest_j
+    return parts
+
+
 def _cross_model(rf: Any, out_dir: Path, lines: list[str]) -> None:
     try:
         shares = denoiser_shares(rf)
     except FitError as exc:
         lines.append(f"- cross-model chart and table skipped: {exc}")
         return
-    parts = {m: d["parts_j"] for m, d in shares.items()}
+    parts = {m: _parts_with_rest(d) for m, d in shares.items()}
+    labels = {
+        m: f"{m}\n{s['height']}x{s['width']}, {s['num_frames']} f, {s['num_inference_steps']} steps"
+        for m, d in shares.items()
+        for s in [d["settings"]]
+    }
     path = plots.plot_cross_model(
-        parts, out_dir / "cross_model_energy.png", title="GPU energy per video by component"
+        parts, out_dir / "cross_model_energy.png", title="GPU energy per video by component", labels=labels
     )
     lines += [f"![cross-model GPU energy per video]({path.name})", "", tables.cross_model_table(shares)]
 
@@ -135,7 +191,21 @@ def _mape_section(claims: Mapping[str, Any]) -> list[str]:
     if not isinstance(result, ClaimResult):
         return ["## Predictor accuracy (MAPE)", "", f"Not computed: {result}"]
     mape = {s: d["mape"] for s, d in result.details.items() if isinstance(d, Mapping) and "mape" in d}
-    return ["## Predictor accuracy (MAPE)", "", tables.mape_table(mape), "", result.summary]
+    kind = "held out (leave-one-out)" if result.details.get("cross_validated") else "in-sample"
+    params = result.details.get("parameters") or {}
+    fitted = [
+        f"- `{name}`: " + ", ".join(f"{k} = {fmt.num(v)}" for k, v in values.items())
+        for name, values in params.items()
+    ]
+    return [
+        "## Predictor accuracy (MAPE)",
+        "",
+        f"MAPE {kind}; the fits are described in the `better_predictor` summary above.",
+        "",
+        tables.mape_table(mape),
+        "",
+        *(["Parameters fitted on every point:", "", *fitted] if fitted else []),
+    ]
 
 
 def write_report(results: Any, out_dir: str | Path | None = None, theory: TheoryView | None = None) -> Path:
@@ -164,6 +234,9 @@ def write_report(results: Any, out_dir: str | Path | None = None, theory: Theory
     lines += [f"- `{n}`: {r.summary}" for n, r in claims.items() if isinstance(r, ClaimResult)]
     lines += ["", *_mape_section(claims), "", "## Sweeps", ""]
     _sweep_plots(claims, out, lines)
+    _trace_plots(claims, out, lines)
+    lines += ["", "## Predictors per sweep", ""]
+    _predictor_plots(claims, out, lines)
     lines += ["", "## Power timeline", ""]
     _timeline_plot(rf, out, lines)
     lines += ["", "## Cross-model", ""]
