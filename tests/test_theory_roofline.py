@@ -82,3 +82,13 @@ def test_wan_forward_crossovers_on_h100() -> None:
     assert 2 * H100.ridge_flops_per_byte <= attn < 1000  # the 512 text keys of cross-attention slow it a bit
     assert roofline(ops_at_token_length(spec, whole), H100).bound == "compute"
     assert roofline(ops_at_token_length(spec, whole - 1), H100).bound == "memory"
+
+
+def test_gpu_specs_are_found_by_the_name_nvml_reports_and_pcie_is_not_mistaken_for_sxm() -> None:
+    from t2v_energy_lib.errors import UnknownModelError
+    from t2v_energy_lib.theory import GPUS, get_gpu
+
+    assert get_gpu("NVIDIA H100 80GB HBM3") is GPUS["h100"]
+    assert get_gpu("h200") is GPUS["h200"]
+    with pytest.raises(UnknownModelError, match="PCIe"):
+        get_gpu("NVIDIA H100 PCIe")

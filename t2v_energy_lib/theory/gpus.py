@@ -54,8 +54,17 @@ GPUS: dict[str, GpuSpec] = {
 
 
 def get_gpu(name: str) -> GpuSpec:
-    """The datasheet spec by short name (``h100``, ``h200``, ``a100``, ``l40s``; case and dashes ignored)."""
-    key = name.lower().replace("-", "").replace("_", "").replace(" ", "")
+    """The datasheet spec by short name or by the name NVML reports.
+
+    Short names: ``h100``, ``h200``, ``a100``, ``l40s`` (case and dashes ignored); NVML names such as
+    ``"NVIDIA H100 80GB HBM3"`` work too. PCIe/NVL variants have other peaks and are refused.
+    """
+    key = name.lower().replace("-", "").replace("_", "").replace(" ", "").removeprefix("nvidia")
+    if "pcie" in key or "nvl" in key:
+        raise UnknownModelError(
+            f"GPU {name!r} is a PCIe/NVL variant: its peak FLOP/s and bandwidth differ from the SXM specs in "
+            f"theory/gpus.py ({', '.join(GPUS)}); add its datasheet figures there or pass measured ceilings"
+        )
     for short in GPUS:
         if key == short or key.startswith(short):
             return GPUS[short]
