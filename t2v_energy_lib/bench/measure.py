@@ -26,7 +26,7 @@ from t2v_energy_lib.bench.instrument import (
     reset_peak,
     synchronize,
 )
-from t2v_energy_lib.bench.metering import BenchMeter, Reading
+from t2v_energy_lib.bench.metering import BenchMeter, Reading, begin_window
 
 # Fewest denoising steps per pipeline call: the flow-matching Euler schedules of LTX and Mochi fail at 1 step
 # (index past their end / divide by steps - 1); the others (Wan's UniPC...) run 1 step.
@@ -167,11 +167,19 @@ class ShapeMeasurer:
         finally:
             self.decodes.capturing = False
 
-    def _windows(self, component: str, run: Callable[[int], None], units: int, rounds: int) -> list[Reading]:
+    def _windows(
+        self,
+        component: str,
+        run: Callable[[int], None],
+        units: int,
+        rounds: int,
+        timeline_first: bool = False,
+    ) -> list[Reading]:
+        """``rounds`` windows of ``run(units)``; ``timeline_first`` asks for the first one's GPU power."""
         readings = []
         for i in range(rounds):
             key = f"{component}#{i}"
-            self.meter.begin(key)
+            begin_window(self.meter, key, record_timeline=timeline_first and i == 0)
             run(units)
             readings.append(self.meter.end(key))
         return readings
@@ -187,12 +195,17 @@ class ShapeMeasurer:
             probe = min(steps, max(self.min_steps + 1, steps // 4))
             per = self._timed(lambda: self.call(probe, "latent")) / probe
             steps = max(self.min_steps, calibrate_units(per, cfg.target_window_s, cfg.max_steps_per_window))
-        readings = self._windows("denoiser", lambda k: self.call(k, "latent"), steps, cfg.rounds)
-        extra = {
+        readings = self._windows(
+            "denoiser", lambda k: self.call(k, "latent"), steps, cfg.rounds, timeline_first=True
+        )
+        extra: dict[str, Any] = {
             "steps_per_window": steps,
             "calibration_call_s": one,
             "peak_memory_bytes": peak_memory_bytes(self.device),
         }
+        if readings[0].timeline:  # GPU power of the first window only (keeps result files small)
+            extra["timeline"] = readings[0].timeline
+            extra["timeline_window"] = readings[0].key
         return Series("denoiser_step", tuple(readings), steps, _window_extra(readings, extra))
 
     def measure_text_encoder(self) -> Series:

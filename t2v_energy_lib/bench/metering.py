@@ -30,6 +30,9 @@ class Reading:
         host_method: How the host figures were obtained.
         short_window: True when the window was shorter than the meter's minimum.
         machine_state: GPU state around the window (clocks, temperature, throttle reasons), JSON-ready.
+        timeline: GPU power samples of the window when one was asked for, JSON-ready:
+            ``{"<device>": {"timestamps_s": [...], "power_w": [...]}}``, times from the window start.
+            Units: s, W.
     """
 
     key: str
@@ -42,6 +45,7 @@ class Reading:
     host_method: str = ""
     short_window: bool = False
     machine_state: dict[str, Any] = field(default_factory=dict)
+    timeline: dict[str, dict[str, list[float]]] | None = None
 
 
 class BenchMeter(Protocol):
@@ -71,6 +75,7 @@ def reading_from_measurement(key: str, m: Any) -> Reading:
     state: dict[str, Any] = {}
     if gpu is not None and getattr(gpu, "states", None):
         state = {str(i): s.to_dict() for i, s in gpu.states.items()}
+    timeline = getattr(gpu, "timeline", None) if gpu is not None else None
     return Reading(
         key=key,
         duration_s=float(m.duration_s),
@@ -82,7 +87,17 @@ def reading_from_measurement(key: str, m: Any) -> Reading:
         host_method="" if host is None else str(host.method),
         short_window=bool(getattr(gpu, "short_window", False)),
         machine_state=state,
+        timeline={str(d): tl.to_dict() for d, tl in timeline.items()} if timeline else None,
     )
+
+
+def begin_window(meter: BenchMeter, key: str, record_timeline: bool = False) -> None:
+    """Open window ``key``; asks for a GPU power timeline only where the meter measures a GPU and can record
+    one (``supports_timeline``), so it is a no-op for CPU-only meters and for meters without the option."""
+    if record_timeline and meter.has_gpu and getattr(meter, "supports_timeline", False):
+        meter.begin(key, record_timeline=True)  # type: ignore[call-arg]
+    else:
+        meter.begin(key)
 
 
 class EnergyMeterAdapter:
@@ -93,14 +108,19 @@ class EnergyMeterAdapter:
         has_gpu: Whether the meter measures a GPU.
     """
 
+    supports_timeline = True
+
     def __init__(self, meter: Any, has_gpu: bool) -> None:
         self.meter = meter
         self.has_gpu = has_gpu
         self._category = _short_warning_category()
 
-    def begin(self, key: str) -> None:
-        """Open window ``key``."""
-        self.meter.begin_window(key)
+    def begin(self, key: str, record_timeline: bool = False) -> None:
+        """Open window ``key``; ``record_timeline`` keeps the GPU power samples (ignored without a GPU)."""
+        if record_timeline and self.has_gpu:
+            self.meter.begin_window(key, record_timeline=True)
+        else:
+            self.meter.begin_window(key)
 
     def end(self, key: str) -> Reading:
         """Close window ``key``; short-window warnings become the reading's ``short_window`` flag."""

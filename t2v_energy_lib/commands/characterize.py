@@ -22,8 +22,12 @@ from t2v_energy_lib.bench.scenarios import SUITES
 from t2v_energy_lib.errors import GpuUnavailableError, InvalidSettingsError
 
 DEFAULT_SUITES = "resolution,frames,steps,validation"
+#: On the CPU the tiny variants are cheap (cross_model of all nine tiny models: ~15 s on 2 cores), so the
+#: main job shows every part of the tool: sweeps, validation, per-component breakdown, operator profile.
+CPU_DEFAULT_SUITES = DEFAULT_SUITES + ",cross_model"
 CPU_BANNER = (
-    "*** CPU RUN: no GPU in use. Running the sweeps on the TINY Wan variant at scaled-down shapes: "
+    "*** CPU RUN: no GPU in use. Running the sweeps on the TINY Wan variant (cross_model: the tiny variant "
+    "of each model) at scaled-down shapes: "
     "latency and ESTIMATED host energy only. These are NOT measurements of the study's models or shapes. ***"
 )
 CPU_CONFIG = MeasureConfig(
@@ -53,7 +57,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="result folder (default: baselines/<gpu>/<diffusers>/ on a GPU, out/cpu-tiny/ on the CPU)",
     )
-    p.add_argument("--suites", default=DEFAULT_SUITES, help=f"comma-separated, from {','.join(SUITES)}")
+    p.add_argument(
+        "--suites",
+        default=None,
+        help=f"comma-separated, from {','.join(SUITES)} (default: {DEFAULT_SUITES} on a GPU; "
+        f"{CPU_DEFAULT_SUITES} on the CPU)",
+    )
     p.add_argument(
         "--model", default=None, help="cross_model suite: comma-separated model ids (default: all)"
     )
@@ -137,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.cpu_threads))
-    suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    chosen = args.suites or (CPU_DEFAULT_SUITES if tiny else DEFAULT_SUITES)
+    suites = [s.strip() for s in chosen.split(",") if s.strip()]
     models = [m.strip() for m in args.model.split(",")] if args.model else None
     options = build_options(args, device, args.out or Path("."))
     provenance = run_provenance(options, tiny, suites)

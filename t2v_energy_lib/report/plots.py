@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,23 +236,29 @@ def plot_cross_model(
     *,
     title: str,
     labels: Mapping[str, str] | None = None,
+    quantity: str = "GPU energy",
+    unit: str = "Wh",
+    convert: Callable[[float], float] = j_to_wh,
 ) -> Path:
-    """Per-video GPU energy per model: each component's bar side by side on a log scale, and each
-    component's share of the total (stacked, linear).
+    """Per-video GPU energy (or another quantity) per model: each component's bar side by side on a log
+    scale, and each component's share of the total (stacked, linear).
 
     Args:
         parts_j: Model -> component (``text_encoder``, ``denoiser_step``, ``vae_decode``, ``rest``) -> J per
-            video.
+            video (or the quantity's stored unit, e.g. s).
         out_path: Where to write the PNG.
         title: Figure title.
         labels: Model -> tick label (e.g. with its settings); default: the model id.
+        quantity: What the bars are, for the axis labels (``"latency"`` for a CPU run).
+        unit: The display unit after ``convert``.
+        convert: From the stored unit to the display unit (J -> Wh by default).
     """
     fig, (ax, ax_share) = _figure(2, width_in=max(10.0, 2.6 * len(parts_j) + 4), height_in=5.0)
     models = list(parts_j)
     ticks = [(labels or {}).get(m, m) for m in models]
     components = list(dict.fromkeys(c for parts in parts_j.values() for c in parts))
     colors = dict(zip(components, ("tab:gray", "tab:blue", "tab:orange", "tab:green"), strict=False))
-    wh = {m: {c: j_to_wh(parts_j[m].get(c, 0.0)) for c in components} for m in models}
+    wh = {m: {c: convert(parts_j[m].get(c, 0.0)) for c in components} for m in models}
     totals = np.array([sum(wh[m].values()) for m in models])
     x = np.arange(len(models))
     width = 0.8 / max(len(components), 1)
@@ -271,13 +277,13 @@ def plot_cross_model(
     positive = [v for m in models for v in wh[m].values() if v > 0]
     ax.set_yscale("log")
     ax.set_ylim(bottom=min(positive, default=1e-3) / 3, top=max(positive, default=1.0) * 4)
-    ax.set_ylabel("GPU energy per video (Wh, log scale)")
+    ax.set_ylabel(f"{quantity} per video ({unit}, log scale)")
     ax.set_title("per component (bars side by side)", fontsize=9)
-    ax_share.set_ylabel("share of per-video GPU energy (%)")
+    ax_share.set_ylabel(f"share of per-video {quantity} (%)")
     ax_share.set_title("shares; total per video above each bar", fontsize=9)
     ax_share.set_ylim(0, 110)
     for xi, total in enumerate(totals):
-        ax_share.annotate(f"{total:.3g} Wh", (xi, 100), ha="center", va="bottom", fontsize=8)
+        ax_share.annotate(f"{total:.3g} {unit}", (xi, 100), ha="center", va="bottom", fontsize=8)
     for a in (ax, ax_share):
         a.set_xticks(x, ticks, fontsize=8)
         a.grid(True, axis="y", which="major", alpha=0.3)

@@ -35,6 +35,8 @@ def _sweep_rows(name: str, result: ClaimResult, x: str) -> list[list[str]]:
                 )
                 continue
             for metric in ("energy_j", "latency_s"):
+                if metric not in group:  # a run without GPU energy judges latency only
+                    continue
                 verdict = group[metric]
                 fit = verdict.get("quadratic") or verdict["linear"]
                 p = verdict["f_test"].p_value if "f_test" in verdict else fit.p_values[-1]

@@ -13,10 +13,11 @@ from typing import Any
 from t2v_energy_lib.analysis.breakdown import denoiser_shares
 from t2v_energy_lib.analysis.claim import ClaimResult
 from t2v_energy_lib.analysis.claims import check_all
+from t2v_energy_lib.analysis.latency_view import has_gpu_energy
 from t2v_energy_lib.analysis.points import open_results
 from t2v_energy_lib.analysis.theory_view import TheoryView
 from t2v_energy_lib.errors import FitError
-from t2v_energy_lib.report import fmt, plots, tables
+from t2v_energy_lib.report import cpu_run, fmt, plots, tables
 
 #: (claim, suite, x label, x scale): x values are divided by the scale for display.
 SWEEP_PLOTS = (
@@ -126,7 +127,7 @@ def _timeline_of(record: Any) -> tuple[list[float], list[float]] | None:
     return None
 
 
-def _timeline_plot(rf: Any, out_dir: Path, lines: list[str]) -> None:
+def _timeline_plot(rf: Any, out_dir: Path, lines: list[str], gpu: bool = True) -> None:
     for record in rf.records:
         series = _timeline_of(record)
         if series is None:
@@ -140,7 +141,13 @@ def _timeline_plot(rf: Any, out_dir: Path, lines: list[str]) -> None:
         )
         lines.append(f"![GPU power timeline of {record.id}]({path.name})")
         return
-    lines.append("- power timeline skipped: no record has a power timeline in extra (run with timelines on)")
+    if not gpu:
+        lines.append("- power timeline skipped: no GPU on this run (CPU run of the tiny model): no GPU power")
+        return
+    lines.append(
+        "- power timeline skipped: no record has a power timeline in extra (the bench stores one for the "
+        "first denoiser window of each point on a GPU; these results predate that, or came from elsewhere)"
+    )
 
 
 def _parts_with_rest(share: Mapping[str, Any]) -> dict[str, float]:
@@ -208,6 +215,12 @@ def _mape_section(claims: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _claim_lines(claims: Mapping[str, Any]) -> list[str]:
+    fit_md, not_checked = tables.fit_table(claims)
+    lines = [fit_md, "", *not_checked, "", "Claim summaries:", ""]
+    return lines + [f"- `{n}`: {r.summary}" for n, r in claims.items() if isinstance(r, ClaimResult)]
+
+
 def write_report(results: Any, out_dir: str | Path | None = None, theory: TheoryView | None = None) -> Path:
     """Write PNG plots and ``REPORT.md`` for a result file or folder.
 
@@ -226,21 +239,22 @@ def write_report(results: Any, out_dir: str | Path | None = None, theory: Theory
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     claims = check_all(rf, theory=theory)
-    fit_md, not_checked = tables.fit_table(claims)
-    lines = _header(rf, label)
-    lines += ["", "## Claims", "", fit_md, ""]
-    lines += not_checked
-    lines += ["", "Claim summaries:", ""]
-    lines += [f"- `{n}`: {r.summary}" for n, r in claims.items() if isinstance(r, ClaimResult)]
-    lines += ["", *_mape_section(claims), "", "## Sweeps", ""]
-    _sweep_plots(claims, out, lines)
-    _trace_plots(claims, out, lines)
-    lines += ["", "## Predictors per sweep", ""]
-    _predictor_plots(claims, out, lines)
+    gpu = has_gpu_energy(rf)
+    if not gpu:
+        claims = cpu_run.claims_without_gpu(rf, claims)
+    lines = _header(rf, label) if gpu else cpu_run.header_lines(rf, label)
+    lines += ["", "## Claims", "", *_claim_lines(claims), "", *_mape_section(claims), "", "## Sweeps", ""]
+    if gpu:
+        _sweep_plots(claims, out, lines)
+        _trace_plots(claims, out, lines)
+        lines += ["", "## Predictors per sweep", ""]
+        _predictor_plots(claims, out, lines)
+    else:
+        cpu_run.sweep_plots(claims, out, lines)
     lines += ["", "## Power timeline", ""]
-    _timeline_plot(rf, out, lines)
+    _timeline_plot(rf, out, lines, gpu)
     lines += ["", "## Cross-model", ""]
-    _cross_model(rf, out, lines)
+    (_cross_model if gpu else cpu_run.cross_model)(rf, out, lines)
     report = out / "REPORT.md"
     report.write_text("\n".join(lines) + "\n")
     return report
