@@ -25,7 +25,7 @@ from t2v_energy_lib.analysis.sweeps import (
 )
 from t2v_energy_lib.analysis.validation import check_predictors
 from t2v_energy_lib.errors import MissingResultsError, TooFewPointsError
-from t2v_energy_lib.results import load_results
+from t2v_energy_lib.results import find_baseline_folders, load_results
 
 
 def baseline_root_of(config: pytest.Config) -> Path:
@@ -34,19 +34,11 @@ def baseline_root_of(config: pytest.Config) -> Path:
     return Path(option).resolve() if option else (config.rootpath / "baselines").resolve()
 
 
-def baseline_folders(root: Path) -> list[Path]:
-    """Leaf folders under ``root`` holding result files (``*.json``), generated reports excluded."""
-    if not root.is_dir():
-        return []
-    found = {p.parent for p in root.rglob("*.json") if "report" not in p.relative_to(root).parts}
-    return sorted(found)
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "baseline_folder" not in metafunc.fixturenames:
         return
     root = baseline_root_of(metafunc.config)
-    folders = baseline_folders(root)
+    folders = find_baseline_folders(root)
     if not folders:
         reason = f"no result files under {root}: run the GPU characterization and commit its baselines"
         metafunc.parametrize(
