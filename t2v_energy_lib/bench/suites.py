@@ -200,7 +200,12 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
                     loop_values,
                     {"trace": trace.id},
                     ch.run_settings,
-                    {"composed": False, "measured": True, "measured_prefix_of_run_steps": n},
+                    {
+                        "composed": False,
+                        "measured": True,
+                        "measured_prefix_of_run_steps": n,
+                        "host_energy_estimated": trace.extra.get("host_energy_estimated", True),
+                    },
                 ),
             )
         else:
@@ -213,7 +218,10 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
                     loop_values,
                     {"trace": trace.id},
                     ch.run_settings,
-                    {"formula": f"measured prefix of {len(prefixes)} steps + mean step x rest"},
+                    {
+                        "formula": f"measured prefix of {len(prefixes)} steps + mean step x rest",
+                        "host_energy_estimated": trace.extra.get("host_energy_estimated", True),
+                    },
                 ),
             )
         video_values = compose_video(means(text.rounds), loop_values, 1, means(vae.rounds))
