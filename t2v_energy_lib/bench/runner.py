@@ -226,6 +226,8 @@ class Characterizer:
     def shape_component(self, scenario: Scenario, component: str, writer: ResultWriter) -> ResultRecord:
         """``denoiser_step`` or ``vae_decode`` at ``scenario``'s shape: measured, or reused if known."""
         rid = scenario.record_id(component)
+        if self.options.resume and rid in writer:  # measured by an earlier run that stopped mid-point
+            return writer.result_file().by_id()[rid]
         known = self._shape_cache.get(self.shape_key(scenario, component))
         if known is not None:
             return self.add(writer, rec.reused_record(known, scenario, rid))
@@ -272,12 +274,13 @@ class Characterizer:
         scenarios: Sequence[Scenario],
         indices: Sequence[int],
         measure_point: Callable[[Scenario, ResultWriter], str],
-        done_component: str = "composed",
+        done_components: Callable[[Scenario], Sequence[str]] = lambda sc: ("composed",),
     ) -> SuiteOutcome:
         """Measure ``scenarios[i]`` for i in ``indices`` with ``measure_point``; budget, errors, progress.
 
-        ``measure_point`` returns the progress text of a point. A point is done when its
-        ``done_component`` record exists (``resume`` skips it).
+        ``measure_point`` returns the progress text of a point. A point is done when every record of
+        ``done_components(scenario)`` exists (``resume`` skips it; a point stopped half-way is completed, its
+        finished parts reused).
         """
         writer = self.writer(suite)
         outcome = SuiteOutcome(suite, self.path(suite))
@@ -285,7 +288,7 @@ class Characterizer:
         durations: list[float] = []
         for n, i in enumerate(indices):
             sc = scenarios[i]
-            if self.options.resume and sc.record_id(done_component) in writer:
+            if self.options.resume and all(sc.record_id(c) in writer for c in done_components(sc)):
                 outcome.skipped.append(sc.id)
                 continue
             if self._over_budget(durations, sc, scenarios[indices[n - 1]] if n else None):

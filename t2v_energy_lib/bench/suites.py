@@ -74,7 +74,12 @@ def validation_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> s
 
 
 def cross_model_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> str:
-    """Cross-model point: parts, composed video, breakdown, operator profile, cheap complete generations."""
+    """Cross-model point: parts, composed video, breakdown, operator profile, cheap complete generations.
+
+    On ``--resume`` after a run stopped between the breakdown and the profile, only the profile is run.
+    """
+    if ch.options.resume and sc.record_id("breakdown") in writer:
+        return profile_point(ch, sc, writer)
     text, step, vae = parts(ch, sc, writer)
     video = ch.composed(sc, writer, text, step, vae)
     info = [f"video (composed) {_fmt(video)}"]
@@ -178,7 +183,9 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
         r = ch.add(w, rec.series_record(sc, series, ch.run_settings, trace_id))
         return f"{n} per-step windows, step {_fmt(r)}"
 
-    outcome = ch.run_points("steps", [trace_sc], [0], measure_trace, done_component="denoiser_step_trace")
+    outcome = ch.run_points(
+        "steps", [trace_sc], [0], measure_trace, done_components=lambda sc: ("denoiser_step_trace",)
+    )
     by_id = ch.writer("steps").result_file().by_id()
     if trace_id not in by_id:
         return outcome
@@ -273,4 +280,15 @@ def run_suite(
     ordered = list(indices)
     if suite == "cross_model":  # one build per model: keep each model's points together
         ordered.sort(key=lambda i: (scenarios[i].model_id, i))
+    if suite == "cross_model":
+        return ch.run_points(
+            suite, scenarios, ordered, lambda sc, w: fn(ch, sc, w), lambda sc: cross_model_done(ch, sc)
+        )
     return ch.run_points(suite, scenarios, ordered, lambda sc, w: fn(ch, sc, w))
+
+
+def cross_model_done(ch: Characterizer, sc: Scenario) -> tuple[str, ...]:
+    """Records that make a cross-model point complete: the breakdown, and the operator profile if wanted."""
+    if ch.options.profile_ops and sc.label == "defaults":
+        return ("breakdown", "operator_profile")
+    return ("breakdown",)

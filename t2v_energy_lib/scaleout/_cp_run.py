@@ -79,6 +79,15 @@ def _enable_parallelism(pipe: Any, config: RunConfig, world_size: int) -> None:
     check_diffusers_supports_cp()
     from diffusers import ContextParallelConfig
 
+    if getattr(transformer, "_cp_plan", None) is None:
+        import diffusers
+
+        raise T2VEnergyError(
+            f"diffusers {diffusers.__version__} has no context-parallel plan (_cp_plan) for "
+            f"{type(transformer).__name__}; Diffusers' context parallelism cannot split this model. Run "
+            "--mode reference, or a model whose transformer has a plan (Wan, LTX-Video)"
+        )
+
     degrees = cp_degrees(config.mode, world_size)
     anything = {f"{config.mode}_anything": True} if config.anything else {}
     transformer.enable_parallelism(config=ContextParallelConfig(**degrees, **anything))

@@ -83,11 +83,23 @@ def test_steps_per_step_trace(wan_measurer: Any, sc: Scenario) -> None:
     assert all(abs(d - median) / median < 0.10 for d in durations), durations
 
 
-@pytest.mark.parametrize(
-    "sc", [p for p in cross_model_points() if p.label == "defaults"], ids=lambda s: s.model_id
-)
+def _cross_model_param(sc: Scenario) -> Any:
+    """AnimateDiff's UNet is the study's known exception to the matmul + attention claim (strict xfail)."""
+    from tests.test_cross_model_claims import KNOWN_LOW_MATMUL_ATTENTION_SHARE
+
+    marks = []
+    if sc.model_id in KNOWN_LOW_MATMUL_ATTENTION_SHARE:
+        reason = f"{sc.model_id}: matmul + attention under 60% of denoiser kernel time in the stored baseline"
+        marks.append(pytest.mark.xfail(strict=True, reason=reason))
+    return pytest.param(sc, marks=marks, id=sc.model_id)
+
+
+@pytest.mark.parametrize("sc", [_cross_model_param(p) for p in cross_model_points() if p.label == "defaults"])
 def test_cross_model_defaults_breakdown(tmp_path: Path, sc: Scenario) -> None:
-    """Runs the cross-model point (parts, breakdown, operator profile) through the runner on the GPU."""
+    """Runs the cross-model point (parts, breakdown, operator profile) through the runner on the GPU, then
+    checks the study's per-model claims on the fresh records: denoiser > 60% of GPU energy, matmul +
+    attention > 60% of denoiser kernel time (the thresholds of the stored-baseline claim tests)."""
+    from t2v_energy_lib.analysis.breakdown import DENOISER_SHARE_MIN, MATMUL_ATTENTION_SHARE_MIN
     from t2v_energy_lib.bench.api import characterize
     from t2v_energy_lib.bench.runner import RunOptions
     from t2v_energy_lib.results.storage import load_results
@@ -98,6 +110,6 @@ def test_cross_model_defaults_breakdown(tmp_path: Path, sc: Scenario) -> None:
     assert not outcomes[0].failed, outcomes[0].failed
     res = load_results(tmp_path / "cross_model.json").by_id()
     breakdown = res[sc.record_id("breakdown")].extra["breakdown"]
-    assert breakdown["share_of_gpu_energy"]["denoiser"] > 0.5
-    profile = res[sc.record_id("operator_profile")].extra["profile"]
-    assert profile["shares"]["matmul"] + profile["shares"]["attention"] > 0.5
+    assert breakdown["share_of_gpu_energy"]["denoiser"] > DENOISER_SHARE_MIN
+    shares = res[sc.record_id("operator_profile")].extra["profile"]["shares"]
+    assert shares["matmul"] + shares["attention"] > MATMUL_ATTENTION_SHARE_MIN, shares
