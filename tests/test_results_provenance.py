@@ -120,3 +120,18 @@ def test_hardware_and_version_differences() -> None:
     assert hardware_differences(a, b) == ["driver: '1' vs '2'"]
     assert hardware_differences(a, {"gpu": None}) == ["GPU: 'G' vs None (one run had no GPU)"]
     assert version_changes(a, b) == (("torch", "1", "2"), ("driver", "1", "2"))
+
+
+def test_cuda_index_is_described_through_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process pinned to GPU 2 of a 4-GPU host (its CUDA device 0) describes NVML device 2, not 0."""
+    nvml = fake_pynvml()
+    nvml.nvmlDeviceGetCount = lambda: 4
+    nvml.nvmlDeviceGetUUID = lambda h: f"GPU-synthetic-{h[-1]}"
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2")
+    gpu = collect_provenance(cuda_index=0)["gpu"]
+    assert (gpu["index"], gpu["uuid"]) == (2, "GPU-synthetic-2")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-synthetic-3,GPU-synthetic-1")
+    assert collect_provenance(cuda_index=1)["gpu"]["uuid"] == "GPU-synthetic-1"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert collect_provenance(cuda_index=3)["gpu"]["index"] == 3

@@ -89,4 +89,7 @@ def run_provenance(options: RunOptions, tiny: bool, suites: Sequence[str]) -> di
             "CPU RUN of the tiny model variant: latency and ESTIMATED host energy only; not a measurement "
             "of the study's models or shapes"
         )
-    return collect_provenance(0 if options.device.startswith("cuda") else None, settings)
+    if not options.device.startswith("cuda"):
+        return collect_provenance(None, settings)
+    index = int(options.device.partition(":")[2] or 0)  # CUDA index: the GPU this run measures
+    return collect_provenance(settings=settings, cuda_index=index)

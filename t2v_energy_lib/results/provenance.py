@@ -98,9 +98,21 @@ def _gpu_fields(pynvml: Any, handle: Any, index: int, unavailable: dict[str, str
     }
 
 
-def _collect_gpu(device_index: int | None, unavailable: dict[str, str]) -> dict[str, Any] | None:
+def _nvml_index_of_cuda_device(pynvml: Any, cuda_index: int) -> int:
+    """NVML index of CUDA device ``cuda_index`` under ``CUDA_VISIBLE_DEVICES`` (NVML ignores it)."""
+    from t2v_energy_lib.energy.devices import resolve_visible_devices
+
+    count = pynvml.nvmlDeviceGetCount()
+    uuids = [str(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i))) for i in range(count)]
+    visible = resolve_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+    return visible[cuda_index]
+
+
+def _collect_gpu(
+    device_index: int | None, unavailable: dict[str, str], cuda_index: int | None = None
+) -> dict[str, Any] | None:
     """GPU fields through NVML, or None (with the reason in ``unavailable["gpu"]``)."""
-    if device_index is None:
+    if device_index is None and cuda_index is None:
         unavailable["gpu"] = "no GPU requested (device_index=None)"
         return None
     try:
@@ -111,6 +123,9 @@ def _collect_gpu(device_index: int | None, unavailable: dict[str, str]) -> dict[
         unavailable["gpu"] = f"NVML unavailable ({type(exc).__name__}: {exc}); no NVIDIA GPU recorded"
         return None
     try:
+        if cuda_index is not None:
+            device_index = _nvml_index_of_cuda_device(pynvml, cuda_index)
+        assert device_index is not None
         handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
         return _gpu_fields(pynvml, handle, device_index, unavailable)
     except Exception as exc:
@@ -184,13 +199,18 @@ def _collect_git(unavailable: dict[str, str]) -> dict[str, Any]:
 
 
 def collect_provenance(
-    device_index: int | None = 0, settings: Mapping[str, Any] | None = None
+    device_index: int | None = 0,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    cuda_index: int | None = None,
 ) -> dict[str, Any]:
     """Record where and with what a run happened.
 
     Args:
         device_index: NVML index of the GPU to describe; ``None`` records no GPU.
         settings: The run's settings, stored verbatim under ``"settings"``.
+        cuda_index: Describe CUDA device ``cuda_index`` instead (mapped to its NVML index through
+            ``CUDA_VISIBLE_DEVICES``, which NVML ignores): what a process pinned to one GPU of a host passes.
 
     Returns:
         The provenance dict (layout in the module docstring). Fields that could not be read are ``None`` and
@@ -198,7 +218,7 @@ def collect_provenance(
         temperature in °C.
     """
     unavailable: dict[str, str] = {}
-    gpu = _collect_gpu(device_index, unavailable)
+    gpu = _collect_gpu(device_index, unavailable, cuda_index)
     host = {
         "cpu_model": _field(unavailable, "host.cpu_model", _cpu_model),
         "hostname": _field(unavailable, "host.hostname", socket.gethostname),

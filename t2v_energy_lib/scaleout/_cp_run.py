@@ -173,7 +173,7 @@ def _write(config: RunConfig, settings: dict[str, Any], gathered: list[Any], tok
         "peak_memory_bytes_rank0": int(torch.cuda.max_memory_allocated(local)),
     }
     record = build_record(config, settings, gathered, extra)
-    provenance = collect_provenance(device_index=local, settings={"suite": "scaleout"})
+    provenance = collect_provenance(settings={"suite": "scaleout"}, cuda_index=local)
     provenance["devices"] = list(record.extra["devices"])
     ResultWriter(config.out, provenance, resume=True).add(record)
     print(f"wrote {record.id} to {config.out}")
