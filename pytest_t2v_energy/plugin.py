@@ -19,8 +19,15 @@ Fixtures:
                       conftest to inject a fake (anything with ``begin_window``/``end_window``).
     ``baseline_root`` (session) ``Path`` of ``--baseline-dir`` (default ``<rootdir>/baselines``).
 
+pytest-xdist (``-n N``, one worker per GPU): each worker is pinned to its own GPU at configure time and, when
+pinned, gets pytest-benchmark back (xdist switches it off); each worker writes ``PATH.gw<N>.json`` and the
+controller merges this run's worker files into ``--energy-results PATH`` and gates once, on the merged file.
+``--benchmark-json/-autosave/-save/-compare-fail/-only`` are refused under xdist. See
+:mod:`pytest_t2v_energy.session`.
+
 State lives in a :class:`~pytest_t2v_energy.session.EnergySession` in ``config.stash[SESSION_KEY]``,
-registered as plugin ``t2v-energy-session``. Nothing here touches hardware at import or configure time.
+registered as plugin ``t2v-energy-session``. Nothing here touches hardware at import or configure time
+(except NVML's GPU count on an xdist worker, to pick its GPU).
 """
 
 from __future__ import annotations
@@ -108,17 +115,18 @@ def pytest_configure(config: pytest.Config) -> None:
     On a pytest-xdist worker, first pin the worker to its own GPU (one GPU per worker, never shared) by
     setting ``CUDA_VISIBLE_DEVICES`` before anything initialises CUDA.
     """
+    pinned_gpu = None
     if hasattr(config, "workerinput"):
         from t2v_energy_lib.errors import ScaleOutError
         from t2v_energy_lib.scaleout import pin_current_worker
 
         try:
-            pin_current_worker(gpus_required=False)  # None on a host without GPUs (CPU CI with -n)
+            pinned_gpu = pin_current_worker(gpus_required=False)  # None on a host without GPUs (CPU CI)
         except ScaleOutError as exc:
             raise pytest.UsageError(str(exc)) from exc
     for line in MARKERS:
         config.addinivalue_line("markers", line)
-    session = EnergySession(config)
+    session = EnergySession(config, pinned_gpu=pinned_gpu)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
 
@@ -133,6 +141,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def energy_session(config: pytest.Config) -> EnergySession:
     """The plugin's session object of ``config``."""
     return config.stash[SESSION_KEY]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On an xdist worker pinned to its own GPU, switch pytest-benchmark back on (xdist turned it off).
+
+    Done at session start rather than in a ``trylast`` ``pytest_configure`` so that it cannot run before
+    pytest-benchmark's own (also ``trylast``) configure; see
+    :meth:`~pytest_t2v_energy.session.EnergySession.enable_benchmarks` for why it is sound.
+    """
+    energy_session(session.config).enable_benchmarks()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller, before a worker starts: tell it where to write its result file."""
+    energy_session(node.config).xdist_controller().configure_node(node.workerinput)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: a worker went down (finished or crashed); keep its report."""
+    report = getattr(node, "workeroutput", None)
+    energy_session(node.config).xdist_controller().node_down(node.workerinput["workerid"], report, error)
 
 
 @pytest.hookimpl(trylast=True)
@@ -196,5 +227,7 @@ def energy(benchmark: Any, energy_meter: Any, request: pytest.FixtureRequest) ->
     """
     node = request.node
     session = energy_session(request.config)
+    if benchmark.disabled:
+        session.unmeasured += 1
     record = functools.partial(session.add_benchmark, node.nodeid, node.name)
     return EnergyFixture(benchmark, energy_meter, record, test_id=node.nodeid, test_name=node.name)
