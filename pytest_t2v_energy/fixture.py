@@ -50,6 +50,7 @@ EXTRA_KEYS = (
     "suite",
     "model",
     "component",
+    "settings",
 )
 
 
@@ -314,6 +315,10 @@ class EnergyFixture:
         }
         record = self._record(info, latency_s, metadata)
         self.benchmark.extra_info.update(
-            result_id=record.id, suite=record.suite, model=record.model, component=record.component
+            result_id=record.id,
+            suite=record.suite,
+            model=record.model,
+            component=record.component,
+            settings=dict(record.settings),  # pytest-benchmark cannot serialise dataclass params
         )
         return result

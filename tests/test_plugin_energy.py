@@ -120,6 +120,7 @@ def test_energy_fixture_json_results_and_machine_info(pytester: pytest.Pytester)
     assert info["units_per_round"] == 2
     assert info["machine_state"]["0"]["name"] == "Fake GPU (synthetic)"
     assert (info["result_id"], info["model"]) == ("synthetic/fake-model/n=1/sleep", "fake-model")
+    assert info["settings"] == {"n": 1}  # plain JSON, whatever the test's params are
     for key in ("energy_gpu_j_mean", "energy_gpu_j_median", "energy_gpu_j_stddev", "host_energy_estimated"):
         assert key in info
     # A constant SYNTHETIC 100 W over each window: energy tracks the window, which contains the timed call.

@@ -145,3 +145,15 @@ def test_plugin_energy_keys_are_read_per_unit_of_work_so_energy_is_gated(tmp_pat
     (tmp_path / "hungrier.json").write_text(json.dumps(hungrier))
     result = compare(load_results(path), load_results(tmp_path / "hungrier.json"))
     assert [row.test_id for row in result.regressions] == [record.id]
+
+
+def test_plugin_settings_replace_params_pytest_benchmark_could_not_serialise(tmp_path: Path) -> None:
+    """A parametrized dataclass lands in params as "UNSERIALIZABLE[...]"; the plugin's settings dict wins."""
+    settings = {"height": 256, "width": 256, "num_frames": 81, "num_inference_steps": 50}
+    extra_info = {"settings": settings, "model": "m", "suite": "resolution", "component": "denoiser_step"}
+    params = {"sc": "UNSERIALIZABLE[Scenario(...)]"}
+    path = tmp_path / "plugin.json"
+    path.write_text(json.dumps(minimal_document(extra_info=extra_info, params=params)))
+    record = load_results(path).records[0]
+    assert record.settings == settings
+    assert "settings" not in record.extra

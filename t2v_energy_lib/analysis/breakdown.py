@@ -101,7 +101,7 @@ def failed_runs(records: list[Any] | tuple[Any, ...]) -> str:
 
 
 def denoiser_shares(results: Any) -> dict[str, dict[str, Any]]:
-    """Per model (and setting, as ``model`` or ``model@settings`` when a model has several), the share dict.
+    """Per model (and setting, as ``model`` or ``model@HxWxF-sS`` when a model has several), the share dict.
 
     Raises:
         MissingResultsError: No 'cross_model' records, or only failed-run records.
@@ -123,9 +123,18 @@ def denoiser_shares(results: Any) -> dict[str, dict[str, Any]]:
             if r.model == model and r.component in (*PARTS, "end_to_end", "composed"):
                 groups.setdefault(_settings_key(r.settings), []).append(r)
         for i, group in enumerate(groups.values()):
-            key = model if len(groups) == 1 else f"{model}@{i}"
+            key = model if len(groups) == 1 else f"{model}@{_shape_label(group, i)}"
             out[key] = denoiser_share_of(group, label)
     return out
+
+
+def _shape_label(group: list[Any], index: int) -> str:
+    """``HxWxF-sS`` of a group of one model's records at one setting (its index if a size is missing)."""
+    for r in group:
+        s = r.settings
+        if all(k in s for k in ("height", "width", "num_frames", "num_inference_steps")):
+            return f"{s['height']}x{s['width']}x{s['num_frames']}-s{s['num_inference_steps']}"
+    return str(index)
 
 
 def check_denoiser_dominates(results: Any) -> ClaimResult:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from t2v_energy_lib.analysis.theory_view import PredictorFit
-from t2v_energy_lib.errors import FitError
+from t2v_energy_lib.errors import TooFewPointsError
 
 STUDY_PREDICTORS = ("single_mu", "single_mu_generic")
 OUR_PREDICTOR = "per_operator"
@@ -62,15 +62,19 @@ def fit_sweep_predictors(sweeps: Mapping[str, Sequence[Any]], peak_flops: float)
         peak_flops: The single-mu models' peak. Units: FLOP/s.
 
     Raises:
-        FitError: Fewer than 6 points (the per-operator model has 4 parameters; a holdout needs 5 left).
+        TooFewPointsError: Fewer than 6 points (the per-operator model has 4 parameters; a holdout
+            needs 5 left).
     """
     from t2v_energy_lib import theory
 
     points = [p for pts in sweeps.values() for p in pts]
     if len(points) < 6:
-        raise FitError(
+        raise TooFewPointsError(
             f"the predictor comparison needs >= 6 measured points over all sweeps (4 parameters plus a "
-            f"held-out point); found {len(points)}: measure more settings"
+            f"held-out point); found {len(points)}: measure more settings",
+            suite="+".join(sorted(sweeps)) or "resolution",
+            needed=6,
+            found=len(points),
         )
     features = [denoising_point(p) for p in points]
     full = theory.fit_predictors(features, peak_flops=peak_flops)

@@ -3,7 +3,8 @@
 Mapping (pytest-benchmark's documented format):
 
 - ``benchmarks[i].fullname`` -> record id; ``group`` -> suite (``"pytest-benchmark"`` when unset);
-  ``name`` -> component; ``params`` -> settings; model from ``extra_info["model"]`` (else ``"unknown"``).
+  ``name`` -> component; ``extra_info["settings"]`` (the plugin's) else ``params`` -> settings; model
+  from ``extra_info["model"]`` (else ``"unknown"``).
 - ``stats.data`` (per-iteration seconds) -> ``rounds["latency_s"]``. Files saved without data keep only the
   mean: one round, so comparisons flag "no noise estimate" (``extra["summary_only"] = True``).
 - ``extra_info`` energy keys written by the t2v-energy plugin (``energy_gpu_j_rounds``,
@@ -104,6 +105,8 @@ def _record(bench: Any) -> ResultRecord:
         raise RecordProblem(f"extra_info units_per_round is {units!r}, expected a positive number")
     if units != 1:
         rounds = {key: tuple(v / units for v in values) for key, values in rounds.items()}
+    # the plugin's plain settings dict; params may hold objects pytest-benchmark could not serialise
+    settings = dict(extra_info.pop("settings", None) or bench.get("params") or {})
     model = extra_info.pop("model", None) or "unknown"
     record_id = extra_info.pop("result_id", None) or bench["fullname"]
     suite = extra_info.pop("suite", None) or bench.get("group") or "pytest-benchmark"
@@ -116,7 +119,7 @@ def _record(bench: Any) -> ResultRecord:
         suite=str(suite),
         model=str(model),
         component=str(component),
-        settings=dict(bench.get("params") or {}),
+        settings=settings,
         rounds=rounds,
         extra=extra,
     )
