@@ -92,6 +92,66 @@ def test_diffusers_version_gate(monkeypatch):
         cp.check_diffusers_supports_cp()
 
 
+def test_parallel_mode_is_refused_for_a_denoiser_without_a_cp_plan():
+    import diffusers
+
+    from t2v_energy_lib.models import get_spec
+
+    spec = get_spec("hunyuanvideo")
+    assert getattr(diffusers, cp.denoiser_class_name(spec))._cp_plan is None  # the fact the refusal rests on
+    for mode in ("ring", "ulysses"):
+        with pytest.raises(InvalidSettingsError) as exc:
+            cp.check_cp_plan(spec, mode)
+        message = str(exc.value)
+        assert "HunyuanVideoTransformer3DModel" in message
+        assert f"diffusers {diffusers.__version__}" in message
+        assert "--mode reference" in message and "Wan, LTX-Video" in message
+    cp.check_cp_plan(spec, "reference")  # one GPU needs no plan
+
+
+def test_parallel_mode_is_accepted_for_wan_which_has_a_cp_plan():
+    import diffusers
+
+    from t2v_energy_lib.models import get_spec
+
+    spec = get_spec("wan2.1-t2v-14b")
+    assert cp.denoiser_class_name(spec) == "WanTransformer3DModel"
+    assert diffusers.WanTransformer3DModel._cp_plan
+    for mode in cp.MODES:
+        cp.check_cp_plan(spec, mode)
+
+
+def test_cp_plan_check_reads_the_class_it_is_given():
+    from t2v_energy_lib.models import get_spec
+
+    class WithoutPlan:
+        _cp_plan = None
+
+    class WithPlan:
+        _cp_plan = ("a plan",)
+
+    spec = get_spec("wan2.1-t2v-14b")
+    with pytest.raises(InvalidSettingsError, match="WithoutPlan"):
+        cp.check_cp_plan(spec, "ring", transformer_class=WithoutPlan)
+    cp.check_cp_plan(spec, "ring", transformer_class=WithPlan)
+    with pytest.raises(InvalidSettingsError, match="tensor"):
+        cp.check_cp_plan(spec, "tensor")
+
+
+def test_runner_refuses_hunyuanvideo_before_building_anything(monkeypatch):
+    import t2v_energy_lib.models as models
+    import t2v_energy_lib.scaleout._cp_run as cp_run
+
+    def no_build(*_args, **_kwargs):
+        raise AssertionError("the pipeline was built before the refusal")
+
+    monkeypatch.setattr(models, "build_pipeline", no_build)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = cp.RunConfig(model="hunyuanvideo", mode="ring", steps=1, out="never-written.json", anything=True)
+    with pytest.raises(InvalidSettingsError, match="HunyuanVideoTransformer3DModel"):
+        cp_run.run(config)
+
+
 def test_gpu_side_module_imports_without_cuda():
     import t2v_energy_lib.scaleout._cp_run as run
 

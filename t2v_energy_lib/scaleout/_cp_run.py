@@ -13,7 +13,7 @@ from t2v_energy_lib.scaleout.context_parallel import (
     RunConfig,
     apply_safe_env,
     build_record,
-    check_diffusers_supports_cp,
+    check_cp_plan,
     check_split,
     cp_degrees,
 )
@@ -49,16 +49,22 @@ def _settings(config: RunConfig, spec: Any, world_size: int) -> dict[str, Any]:
     }
 
 
-def _prompt_embeds(pipe: Any, spec: Any, seed: int, device: Any, dtype: Any) -> dict[str, Any]:
-    """Random prompt embeddings, identical on every rank (Wan family: ``text_tokens`` x ``text_dim``)."""
-    import torch
-
-    text_dim = getattr(pipe.transformer.config, "text_dim", None)
+def _check_embeddable(spec: Any) -> None:
+    """Refuse, before any build, a model whose prompt embeddings this runner cannot make (Wan only)."""
+    text_dim = spec.component_configs.get("transformer", {}).get("text_dim")
     if not spec.family.lower().startswith("wan") or text_dim is None:
         raise T2VEnergyError(
             f"the scale-out runner feeds Wan-style prompt embeddings; {spec.id} ({spec.family}) is not "
             "supported yet: add its embedding shape in scaleout/_cp_run.py"
         )
+
+
+def _prompt_embeds(pipe: Any, spec: Any, seed: int, device: Any, dtype: Any) -> dict[str, Any]:
+    """Random prompt embeddings, identical on every rank (Wan family: ``text_tokens`` x ``text_dim``)."""
+    import torch
+
+    _check_embeddable(spec)
+    text_dim = pipe.transformer.config.text_dim
     gen = torch.Generator("cpu").manual_seed(seed + 1)
     shape = (1, spec.text_tokens, text_dim)
     pos = torch.randn(shape, generator=gen).to(device=device, dtype=dtype)
@@ -76,17 +82,8 @@ def _enable_parallelism(pipe: Any, config: RunConfig, world_size: int) -> None:
         )
     if config.mode == "reference":
         return
-    check_diffusers_supports_cp()
+    # diffusers version and the denoiser's _cp_plan were checked by check_cp_plan before the build
     from diffusers import ContextParallelConfig
-
-    if getattr(transformer, "_cp_plan", None) is None:
-        import diffusers
-
-        raise T2VEnergyError(
-            f"diffusers {diffusers.__version__} has no context-parallel plan (_cp_plan) for "
-            f"{type(transformer).__name__}; Diffusers' context parallelism cannot split this model. Run "
-            "--mode reference, or a model whose transformer has a plan (Wan, LTX-Video)"
-        )
 
     degrees = cp_degrees(config.mode, world_size)
     anything = {f"{config.mode}_anything": True} if config.anything else {}
@@ -122,6 +119,8 @@ def run(config: RunConfig) -> int:
     tokens = spec.token_length(settings["height"], settings["width"], settings["num_frames"])
     heads = spec.component_configs["transformer"].get("num_attention_heads", 1)
     check_split(config.mode, world_size, heads, tokens, config.anything)
+    check_cp_plan(spec, config.mode)  # on CPU, before CUDA, the process group and the pipeline
+    _check_embeddable(spec)
     torch.cuda.set_device(local)
     if world_size > 1 or "MASTER_ADDR" in os.environ:  # a plain 1-process reference run needs no group
         # object collectives and barriers on gloo (CPU), the attention collectives on NCCL

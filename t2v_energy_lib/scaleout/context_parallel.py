@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,12 +152,15 @@ def check_split(mode: str, world_size: int, num_heads: int, tokens: int, anythin
         )
 
 
+def size_label(settings: Mapping[str, Any]) -> str:
+    """The work of one step as record ids name it: ``<H>x<W>x<F>-g<guidance>`` (e.g. ``480x832x81-g5``)."""
+    h, w, f = settings["height"], settings["width"], settings["num_frames"]
+    return f"{h}x{w}x{f}-g{settings['guidance_scale']:g}"
+
+
 def record_id(model: str, settings: dict[str, Any]) -> str:
     """Stable id: ``scaleout/<model>/<H>x<W>x<F>-g<guidance>/<mode>-n<world size>/denoise_step``."""
-    size = (
-        f"{settings['height']}x{settings['width']}x{settings['num_frames']}-g{settings['guidance_scale']:g}"
-    )
-    return f"{SUITE}/{model}/{size}/{settings['mode']}-n{settings['world_size']}/{COMPONENT}"
+    return f"{SUITE}/{model}/{size_label(settings)}/{settings['mode']}-n{settings['world_size']}/{COMPONENT}"
 
 
 def build_record(
@@ -220,6 +223,55 @@ def check_diffusers_supports_cp() -> None:
         raise T2VEnergyError(
             f"diffusers {diffusers.__version__} has no context parallelism (ContextParallelConfig needs "
             ">= 0.36); install a newer diffusers or run --mode reference"
+        )
+
+
+#: Models whose denoiser has a diffusers context-parallel plan, named in refusals as the alternative.
+MODELS_WITH_CP_PLAN_HINT = "Wan, LTX-Video"
+
+
+def denoiser_class_name(spec: Any) -> str:
+    """The diffusers class name of a spec's denoiser (``spec.component_classes[spec.denoiser]``)."""
+    return spec.component_classes[spec.denoiser]
+
+
+def check_cp_plan(spec: Any, mode: str, transformer_class: Any = None) -> None:
+    """Refuse a parallel mode for a model whose diffusers denoiser class has no context-parallel plan.
+
+    Diffusers splits a model over GPUs only where its class defines ``_cp_plan`` (diffusers 0.42.1: Wan and
+    LTX-Video among the video models; not HunyuanVideo, CogVideoX or Mochi). Pure and CPU-only: it reads the
+    class attribute, it builds nothing, so every rank can refuse before the pipeline is built.
+
+    Args:
+        spec: The model spec (``t2v_energy_lib.models.get_spec``).
+        mode: One of :data:`MODES`; ``reference`` always passes.
+        transformer_class: The denoiser class to check (default: looked up in the installed diffusers by
+            :func:`denoiser_class_name`).
+
+    Raises:
+        InvalidSettingsError: the class has no ``_cp_plan`` (names the class, the diffusers version, the fix).
+        T2VEnergyError: the installed diffusers predates context parallelism, or lacks the class.
+    """
+    if mode not in MODES:
+        raise InvalidSettingsError(f"mode {mode!r} is not one of {MODES}")
+    if mode == "reference":
+        return
+    check_diffusers_supports_cp()
+    import diffusers
+
+    name = denoiser_class_name(spec)
+    cls = transformer_class if transformer_class is not None else getattr(diffusers, name, None)
+    if cls is None:
+        raise T2VEnergyError(
+            f"diffusers {diffusers.__version__} has no class {name} (the denoiser of {spec.id}); install the "
+            "diffusers version the spec was written for"
+        )
+    if getattr(cls, "_cp_plan", None) is None:
+        raise InvalidSettingsError(
+            f"--mode {mode}: {getattr(cls, '__name__', name)} (the denoiser of {spec.id}) has no "
+            f"context-parallel plan (_cp_plan) in diffusers {diffusers.__version__}, so Diffusers' context "
+            "parallelism cannot split it; run --mode reference on 1 GPU, or a model whose transformer has a "
+            f"plan ({MODELS_WITH_CP_PLAN_HINT})"
         )
 
 
