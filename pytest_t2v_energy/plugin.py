@@ -23,7 +23,7 @@ pytest-xdist (``-n N``, one worker per GPU): each worker is pinned to its own GP
 pinned, gets pytest-benchmark back (xdist switches it off); each worker writes ``PATH.gw<N>.json`` and the
 controller merges this run's worker files into ``--energy-results PATH`` and gates once, on the merged file.
 ``--benchmark-json/-autosave/-save/-compare-fail/-only`` are refused under xdist. See
-:mod:`pytest_t2v_energy.session`.
+:mod:`pytest_t2v_energy.xdist`.
 
 State lives in a :class:`~pytest_t2v_energy.session.EnergySession` in ``config.stash[SESSION_KEY]``,
 registered as plugin ``t2v-energy-session``. Nothing here touches hardware at import or configure time
@@ -148,7 +148,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     Done at session start rather than in a ``trylast`` ``pytest_configure`` so that it cannot run before
     pytest-benchmark's own (also ``trylast``) configure; see
-    :meth:`~pytest_t2v_energy.session.EnergySession.enable_benchmarks` for why it is sound.
+    :func:`~pytest_t2v_energy.xdist.enable_worker_benchmarks` for why it is sound.
     """
     energy_session(session.config).enable_benchmarks()
 

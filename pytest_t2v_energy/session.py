@@ -4,22 +4,14 @@ One :class:`EnergySession` lives in ``config.stash[SESSION_KEY]`` from ``pytest_
 :mod:`pytest_t2v_energy.plugin` are thin calls into it. Hardware is touched only on demand (first GPU-marked
 test, first ``energy`` use, first provenance request), never at configure time.
 
-Under pytest-xdist (``-n N``) each process plays one role (:func:`xdist_role`):
-
-- a *worker* (one per GPU, pinned by :mod:`t2v_energy_lib.scaleout.sharding`) measures its share of the tests,
-  writes them to its own result file ``<PATH stem>.gw<N><suffix>`` (fresh each run, atomically after every
-  record) and reports to the controller through ``config.workeroutput``; it never gates;
-- the *controller* (the process that started the workers, no ``workerinput``) tells each worker where to write
-  (``workerinput``), merges this run's worker files into ``--energy-results PATH`` with
-  :func:`~t2v_energy_lib.scaleout.merge_result_files` at session finish, and runs the energy gate once, on the
-  merged file (:class:`XdistController`).
+Under pytest-xdist (``-n N``) the session keeps its process's role and delegates to
+:mod:`pytest_t2v_energy.xdist`: a worker reports to the controller and never gates; the controller merges the
+workers' result files (:class:`~pytest_t2v_energy.xdist.XdistController`) and gates once, on the merge.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,53 +20,18 @@ import pytest
 
 from pytest_t2v_energy.fixture import per_unit, settings_id, settings_mapping
 from pytest_t2v_energy.gpu_probe import GpuProbe, probe_gpus
+from pytest_t2v_energy.xdist import (
+    XDIST_REPORT_KEY,
+    XdistController,
+    enable_worker_benchmarks,
+    refuse_under_xdist,
+    worker_results,
+    xdist_role,
+)
 
 GPU_MARKERS = ("h100", "gpu")
 DEFAULT_COMPARE_FAIL = "energy:5%,latency:5%"
 UNRUNNABLE_KEY = pytest.StashKey[str]()
-XDIST_RESULTS_KEY = "t2v_energy_results_base"  # workerinput: absolute PATH the worker derives its file from
-XDIST_REPORT_KEY = "t2v_energy"  # workeroutput: what a worker tells the controller (see worker_report)
-
-_XDIST_FIX = (
-    "Use --energy-results PATH instead (each worker writes PATH.gw<N>.json, merged into PATH at the end, "
-    "latency rounds included) and --energy-baseline PATH to gate; or drop -n."
-)
-_XDIST_REFUSED = (
-    ("benchmark_json", "--benchmark-json", "every worker would write its own share to that one path"),
-    ("benchmark_autosave", "--benchmark-autosave", "every worker would save its share as a separate run"),
-    ("benchmark_save", "--benchmark-save", "every worker would save its share as a separate run"),
-    (
-        "benchmark_compare_fail",
-        "--benchmark-compare-fail",
-        "each worker would compare only its share, and its verdict never reaches the controller",
-    ),
-)
-
-
-def xdist_role(config: pytest.Config) -> str | None:
-    """This process's pytest-xdist role: ``"worker"``, ``"controller"`` (starts the workers) or None."""
-    if hasattr(config, "workerinput"):
-        return "worker"
-    if config.getoption("numprocesses", None) or config.getoption("dist", "no") not in ("no", None):
-        return "controller"
-    return None
-
-
-def refuse_under_xdist(config: pytest.Config) -> None:
-    """Refuse the pytest-benchmark options that cannot work with several worker processes.
-
-    Raises:
-        pytest.UsageError: ``--benchmark-json``/``-autosave``/``-save``/``-compare-fail`` or
-            ``--benchmark-only`` given with xdist.
-    """
-    for dest, flag, why in _XDIST_REFUSED:
-        if config.getoption(dest, None):
-            raise pytest.UsageError(f"{flag} under pytest-xdist (-n): {why}. {_XDIST_FIX}")
-    if config.getoption("benchmark_only", None):
-        raise pytest.UsageError(
-            "--benchmark-only under pytest-xdist (-n): pytest-benchmark switches itself off in the xdist "
-            "controller and refuses --benchmark-only there. Select the benchmarks with -m or -k instead."
-        )
 
 
 @dataclass(frozen=True)
@@ -89,7 +46,7 @@ class EnergyOptions:
         idle_s: ``--energy-idle-seconds``: idle baseline duration, 0 = none. Units: s.
         require_gpu: ``--require-gpu``: GPU skips and empty sessions fail.
         baseline_dir: ``--baseline-dir``: stored-baseline folder (default ``<rootdir>/baselines``).
-        xdist: This process's pytest-xdist role (:func:`xdist_role`), None without xdist.
+        xdist: This process's pytest-xdist role (:func:`~pytest_t2v_energy.xdist.xdist_role`); None: no xdist.
         worker_id: The xdist worker id (``gw0``...) on a worker, else None.
 
     On an xdist worker ``results_path`` is the worker's own file (``results.gw0.json``, derived from the path
@@ -136,11 +93,7 @@ class EnergyOptions:
         if role is not None:
             refuse_under_xdist(config)
         if role == "worker":
-            from t2v_energy_lib.scaleout import worker_result_path
-
-            worker_id = str(config.workerinput["workerid"])
-            base = config.workerinput.get(XDIST_RESULTS_KEY) or results
-            results_path = worker_result_path(base, worker_id) if base else None
+            worker_id, results_path = worker_results(config, results)
         base_dir = config.getoption("baseline_dir")
         return cls(
             results_path=results_path,
@@ -155,151 +108,8 @@ class EnergyOptions:
         )
 
 
-class XdistController:
-    """The xdist controller's side: where the workers write, which files are this run's, and the merge.
-
-    Each worker writes ``worker_result_path(base, worker_id)``; ``base`` is ``--energy-results PATH`` (made
-    absolute: workers need not share the controller's working directory) or, for a run with
-    ``--energy-baseline`` only, ``results.json`` in a temporary folder removed at :meth:`cleanup`. The worker
-    files are kept beside PATH; a later xdist run removes the file of each worker id it starts (before that
-    worker starts), so a merge only ever reads files written by this run's workers.
-
-    Args:
-        options: The resolved options of the controller.
-    """
-
-    def __init__(self, options: EnergyOptions) -> None:
-        self.options = options
-        self.worker_ids: list[str] = []
-        self.reports: dict[str, Mapping[str, Any]] = {}
-        self.crashed: list[str] = []
-        self.summary: Any = None
-        self._base: Path | None = None
-        self._temp_dir: Path | None = None
-
-    def part_base(self) -> Path | None:
-        """The absolute path workers derive their files from (None: workers need not write)."""
-        if self._base is None:
-            if self.options.results_path is not None:
-                self._base = self.options.results_path.resolve()
-            elif self.options.baseline_path is not None:
-                self._temp_dir = Path(tempfile.mkdtemp(prefix="t2v-energy-xdist-"))
-                self._base = self._temp_dir / "results.json"
-        return self._base
-
-    def configure_node(self, workerinput: MutableMapping[str, Any]) -> None:
-        """Before a worker starts: note its id, remove a stale file of that id, tell it where to write."""
-        from t2v_energy_lib.scaleout import worker_result_path
-
-        worker_id = str(workerinput["workerid"])
-        self.worker_ids.append(worker_id)
-        base = self.part_base()
-        if base is not None:
-            worker_result_path(base, worker_id).unlink(missing_ok=True)
-            workerinput[XDIST_RESULTS_KEY] = str(base)
-
-    def node_down(self, worker_id: str, workeroutput: Mapping[str, Any] | None, error: object) -> None:
-        """A worker went down: keep its report; note it if it crashed (its finished records are on disk)."""
-        if error is not None:
-            self.crashed.append(worker_id)
-        report = (workeroutput or {}).get(XDIST_REPORT_KEY)
-        if report is not None:
-            self.reports[worker_id] = report
-
-    def part_files(self) -> list[Path]:
-        """The result files written by this run's workers (crashed and replacement workers included)."""
-        from t2v_energy_lib.scaleout import parse_worker_id, worker_result_path
-
-        if self._base is None:
-            return []
-        ids = sorted(set(self.worker_ids), key=parse_worker_id)
-        return [path for path in (worker_result_path(self._base, w) for w in ids) if path.exists()]
-
-    def merge(self) -> Any:
-        """Merge this run's worker files into the output; the merged :class:`ResultFile`, None if none.
-
-        Raises:
-            T2VEnergyError: A record id with different content in two worker files, unreadable files, or
-                files of different hardware (without ``--energy-allow-hardware-mismatch``).
-        """
-        from t2v_energy_lib.results import ResultFile, load_results
-        from t2v_energy_lib.scaleout import merge_result_files
-
-        parts = self.part_files()
-        if not parts or self._base is None:
-            return None
-        self.summary = merge_result_files(
-            parts, self._base, allow_mismatch=self.options.allow_hardware_mismatch
-        )
-        merged = load_results(self._base)
-        return ResultFile(merged.provenance, merged.records, path=self.options.results_path)
-
-    def cleanup(self) -> None:
-        """Remove the temporary folder of a gate-only run."""
-        if self._temp_dir is not None:
-            shutil.rmtree(self._temp_dir)
-            self._temp_dir = None
-
-    def summary_lines(self) -> list[str]:
-        """What the controller says about the workers and the merge."""
-        lines = self._benchmark_lines()
-        short = sum(int(r.get("short_windows", 0)) for r in self.reports.values())
-        if short:
-            lines.append(_short_windows_line(short))
-        for note in dict.fromkeys(n for r in self.reports.values() for n in r.get("notes", ())):
-            lines.append(note)
-        if self.crashed:
-            kept = "; the records they finished are in the merge" if self.summary is not None else ""
-            lines.append(f"xdist worker(s) {', '.join(self.crashed)} went down before finishing{kept}.")
-        if self.summary is not None:
-            lines.extend(self._merge_lines())
-        return lines
-
-    def _benchmark_lines(self) -> list[str]:
-        reports = sorted(self.reports.items())
-        enabled = [f"{w} (GPU {r.get('gpu')})" for w, r in reports if r.get("benchmarks") == "enabled"]
-        no_gpu = [w for w, r in reports if r.get("benchmarks") == "no-gpu"]
-        unmeasured = sum(int(r.get("unmeasured", 0)) for w, r in reports if w in no_gpu)
-        lines = []
-        if enabled:
-            lines.append(
-                f"pytest-benchmark enabled on xdist worker(s) {', '.join(enabled)}: each owns its GPU, so "
-                "xdist's reason to disable benchmarks (workers sharing the hardware) does not hold."
-            )
-        asked = self.options.results_path is not None or self.options.baseline_path is not None
-        if no_gpu and (unmeasured or asked):
-            lines.append(
-                f"pytest-benchmark stays disabled on xdist worker(s) {', '.join(no_gpu)}: no GPU of their "
-                f"own (they would share the CPU cores); {unmeasured} `energy` test(s) ran once, unmeasured. "
-                "Run without -n to measure on the CPU."
-            )
-        return lines
-
-    def _merge_lines(self) -> list[str]:
-        summary = self.summary
-        files = ", ".join(Path(str(w["file"])).name for w in summary.workers)
-        where = self.options.results_path
-        if where is None:
-            lines = [
-                f"merged {summary.n_records} result record(s) of {len(summary.workers)} xdist worker file(s) "
-                "for the gate (temporary, removed; pass --energy-results PATH to keep them)"
-            ]
-        else:
-            lines = [
-                f"merged {summary.n_records} result record(s) from {len(summary.workers)} xdist worker "
-                f"file(s) into {where} (worker files kept beside it: {files})"
-            ]
-        if summary.n_duplicates_dropped:
-            lines.append(f"{summary.n_duplicates_dropped} identical record(s) in two worker files kept once")
-        if len(summary.workers) > 1:
-            lines.append(
-                "host (CPU/RAM) energy of each record covers the whole host, shared by the concurrent "
-                "workers; GPU energy is per device and per test."
-            )
-        return lines
-
-
-def _short_windows_line(count: int) -> str:
+def short_windows_line(count: int) -> str:
+    """The summary line on ``count`` energy rounds shorter than the meter's ``min_window_s``."""
     return (
         f"{count} energy round(s) were shorter than the meter's min_window_s: their energy is dominated by "
         "counter granularity; do more work per round (units_per_round)."
@@ -468,31 +278,11 @@ class EnergySession:
     def enable_benchmarks(self) -> None:
         """On an xdist worker pinned to its own GPU, switch pytest-benchmark back on.
 
-        pytest-benchmark disables itself whenever xdist is active (``BenchmarkSession.disabled``), because
-        parallel workers share the hardware and disturb each other's timings. That reason does not hold when
-        every worker owns one GPU (:func:`~t2v_energy_lib.scaleout.pin_current_worker` refuses more workers
-        than GPUs) and the measured work runs on it. A worker without a GPU (a CPU host) keeps benchmarks off:
-        its workers would share the CPU cores. An explicit ``--benchmark-disable`` is kept.
-
-        pytest-benchmark reads ``disabled`` when it builds each test's ``benchmark`` fixture, so setting it at
-        session start (before any test) is enough. ``config._benchmarksession`` is pytest-benchmark's own
-        attribute (no public API exists); without pytest-benchmark nothing changes.
+        See :func:`~pytest_t2v_energy.xdist.enable_worker_benchmarks` for why that is sound; the outcome is
+        kept in ``benchmark_state`` for the worker's report.
         """
-        if self.options.xdist != "worker":
-            return
-        bench_session = getattr(self.config, "_benchmarksession", None)
-        if bench_session is None or not bench_session.disabled:
-            return
-        asked_off = self.config.getoption("benchmark_disable", False) and not self.config.getoption(
-            "benchmark_enable", False
-        )
-        if asked_off:
-            return
-        if self.pinned_gpu is None:
-            self.benchmark_state = "no-gpu"
-            return
-        bench_session.disabled = False
-        self.benchmark_state = "enabled"
+        if self.options.xdist == "worker":
+            self.benchmark_state = enable_worker_benchmarks(self.config, self.pinned_gpu)
 
     def worker_report(self) -> dict[str, Any]:
         """What a worker tells the controller at session end (plain data, sent through ``workeroutput``)."""
@@ -533,20 +323,10 @@ class EnergySession:
             self.xdist.cleanup()
 
     def _finish_controller(self, session: pytest.Session, exitstatus: int) -> None:
-        from t2v_energy_lib.errors import ResultConflictError, T2VEnergyError
-
         assert self.xdist is not None
-        files = ", ".join(path.name for path in self.xdist.part_files())
-        try:
-            merged = self.xdist.merge()
-        except T2VEnergyError as exc:
-            hint = ""
-            if isinstance(exc, ResultConflictError):
-                hint = (
-                    " Within one xdist run this means two tests produced one record id on different workers: "
-                    "ids must be unique (give distinct settings/component, or pass record_id=...)."
-                )
-            self._fail(session, f"merging the xdist workers' result files ({files}) failed: {exc}{hint}")
+        merged, failure = self.xdist.merge_or_failure()
+        if failure is not None:
+            self._fail(session, failure)
             return
         if self.options.baseline_path is not None and exitstatus != pytest.ExitCode.INTERRUPTED:
             self._gate(session, merged)
@@ -603,7 +383,7 @@ class EnergySession:
                 "--require-gpu there so a missing GPU fails instead of skipping."
             )
         if self.short_windows:
-            lines.append(_short_windows_line(self.short_windows))
+            lines.append(short_windows_line(self.short_windows))
         if self.records and self.options.results_path is not None:
             lines.append(f"wrote {len(self.records)} result record(s) to {self.options.results_path}")
         if self.xdist is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from t2v_energy_lib.analysis.breakdown import check_denoiser_dominates, check_matmul_attention_dominate
 from t2v_energy_lib.analysis.claims import CLAIMS, check_all
+from t2v_energy_lib.analysis.points import SweepPoint
 from t2v_energy_lib.analysis.roofline import check_compute_bound
 from t2v_energy_lib.analysis.sweeps import (
     check_linear_in_steps,
@@ -172,3 +173,13 @@ def test_missing_suite_raises_a_clear_error(tmp_path: Path) -> None:
     assert set(outcome) == set(CLAIMS)
     assert outcome["quadratic_in_pixels"].holds  # type: ignore[union-attr]
     assert isinstance(outcome["linear_in_steps"], MissingResultsError)
+
+
+def test_a_point_without_gpu_energy_refuses_energy_statistics():
+    """A latency-only point (a CPU run) keeps its latency; asking for its GPU energy names the cause."""
+    point = SweepPoint("synthetic-model", {}, 1.0, (), (0.5, 0.7), "composed", "synthetic/no-gpu")
+    assert point.latency_mean_s == pytest.approx(0.6)
+    assert point.host_energy_mean_j is None
+    for stat in ("energy_mean_j", "energy_std_j"):
+        with pytest.raises(FitError, match="no GPU energy"):
+            getattr(point, stat)

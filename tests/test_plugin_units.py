@@ -1,4 +1,4 @@
-"""Unit tests of the plugin's pure parts: skip reasons, extra_info, round bookkeeping, records, machine info.
+"""Unit tests of the plugin's pure parts: skip reasons, extra_info, rounds, records, machine info, xdist.
 
 All energies and GPU names here are SYNTHETIC inputs, not measurements.
 """
@@ -19,6 +19,7 @@ from pytest_t2v_energy.fixture import (
 from pytest_t2v_energy.gpu_probe import GpuProbe, probe_gpus
 from pytest_t2v_energy.machine_info import machine_info_fields
 from pytest_t2v_energy.session import build_record
+from pytest_t2v_energy.xdist import enable_worker_benchmarks, refuse_under_xdist, xdist_role
 from t2v_energy_lib.energy import GpuState, GpuWindow, HostWindow, Measurement
 
 
@@ -216,3 +217,49 @@ def test_machine_info_fields() -> None:
     assert info["diffusers_version"] == "0.42.1"
     assert info["t2v_energy"] == provenance
     assert machine_info_fields({"gpu": None, "versions": {}})["gpu"] is None
+
+
+class _FakeConfig:
+    """A stand-in for ``pytest.Config``: options by dest, plus the attributes xdist/pytest-benchmark set."""
+
+    def __init__(self, bench_disabled: bool | None = None, **options: Any) -> None:
+        self.options = options
+        if bench_disabled is not None:
+            self._benchmarksession = type("BenchSession", (), {"disabled": bench_disabled})()
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+def _config(bench_disabled: bool | None = None, **options: Any) -> Any:
+    return _FakeConfig(bench_disabled, **options)
+
+
+def test_xdist_role_of_each_process() -> None:
+    worker = _config()
+    worker.workerinput = {"workerid": "gw0"}
+    assert xdist_role(worker) == "worker"
+    assert xdist_role(_config(numprocesses=2)) == "controller"
+    assert xdist_role(_config(dist="load")) == "controller"
+    assert xdist_role(_config(dist="no")) is None
+
+
+@pytest.mark.parametrize("dest", ["benchmark_json", "benchmark_save", "benchmark_only"])
+def test_refused_benchmark_options_under_xdist(dest: str) -> None:
+    flag = "--" + dest.replace("_", "-")
+    with pytest.raises(pytest.UsageError, match=f"{flag} under pytest-xdist"):
+        refuse_under_xdist(_config(**{dest: "x"}))
+    refuse_under_xdist(_config())
+
+
+def test_worker_benchmarks_come_back_only_on_a_pinned_gpu() -> None:
+    pinned = _config(bench_disabled=True)
+    assert enable_worker_benchmarks(pinned, "GPU-fake-0") == "enabled"
+    assert pinned._benchmarksession.disabled is False
+    cpu_host = _config(bench_disabled=True)
+    assert enable_worker_benchmarks(cpu_host, None) == "no-gpu"
+    assert cpu_host._benchmarksession.disabled is True
+    asked_off = _config(bench_disabled=True, benchmark_disable=True)
+    assert enable_worker_benchmarks(asked_off, "GPU-fake-0") is None
+    assert asked_off._benchmarksession.disabled is True
+    assert enable_worker_benchmarks(_config(), "GPU-fake-0") is None

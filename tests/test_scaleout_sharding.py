@@ -276,3 +276,38 @@ def test_xdist_with_more_workers_than_gpus_fails_loudly(tmp_path):
     assert out.returncode != 0
     assert "never share a GPU" in out.stdout + out.stderr
     assert not (tmp_path / "seen.txt").exists()
+
+
+def test_held_claims_are_closed_at_exit_without_a_resource_warning(tmp_path):
+    """A pinned worker keeps its lock until exit, then closes it cleanly (no "unclosed file" warning)."""
+    code = textwrap.dedent(
+        f"""
+        import atexit, fcntl
+        from pathlib import Path
+        from t2v_energy_lib.scaleout.sharding import pin_current_worker
+
+        claim_dir = Path({str(tmp_path)!r})
+        assert pin_current_worker(claim_dir=claim_dir) == "1"
+
+        def lock_is_held():  # registered after the claim, so it runs before the claim's own exit handler
+            with (claim_dir / "1.lock").open("a+") as other:
+                try:
+                    fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    print("held at exit", flush=True)
+
+        atexit.register(lock_is_held)
+        """
+    )
+    env = {**worker_env("gw1", 2, visible="0,1"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "held at exit"
+    assert "ResourceWarning" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+    assert sharding.try_claim_gpu("1", tmp_path), "the exited worker's claim is free again"

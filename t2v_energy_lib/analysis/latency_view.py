@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from t2v_energy_lib.analysis.claim import ClaimResult
 from t2v_energy_lib.analysis.fits import fit_linear, max_relative_deviation
 from t2v_energy_lib.analysis.points import (
     ENERGY_KEY,
-    FIXED_SETTINGS,
     LATENCY_KEY,
     PER_VIDEO_SOURCES,
     STEPS_SOURCES,
-    group_label,
+    SweepPoint,
+    first_source,
+    group_points,
     is_estimated,
     is_left_out,
     latent_frames,
@@ -30,6 +31,7 @@ from t2v_energy_lib.analysis.points import (
     open_results,
     per_video_values,
     pixels,
+    record_point,
     require_records,
     round_values,
     steps,
@@ -38,53 +40,18 @@ from t2v_energy_lib.analysis.sweeps import (
     QUADRATIC_MIN_POINTS,
     STEPS_MIN_POINTS,
     STEPS_MIN_R2,
+    judge_groups,
     quadratic_verdict,
 )
-from t2v_energy_lib.errors import FitError, MissingResultsError, TooFewPointsError
+from t2v_energy_lib.errors import FitError, MissingResultsError
 
 HOST_KEYS = ("cpu_energy_j", "ram_energy_j")
 #: What every latency-only verdict says about itself.
 SCOPE_NOTE = "latency part only: GPU energy not measured on this run (CPU run of a tiny model)"
 
 
-@dataclass(frozen=True)
-class LatencyPoint:
-    """One setting of a sweep: per-video latency per round, and host energy when the record has it.
-
-    Attributes:
-        model: Model id.
-        settings: The record's generation settings.
-        x: The sweep variable (pixels, latent frames or steps).
-        latency_s: Latency per video (or of the denoising loop), one value per round. Units: s.
-        host_energy_j: Host CPU + RAM energy per video, one value per round, or None. Units: J.
-        host_estimated: True when the host energy is an estimate (no RAPL), never a measurement.
-        source: Component the values came from (``composed``, ``denoise_loop``...).
-        record_id: The record's stable id.
-    """
-
-    model: str
-    settings: Mapping[str, Any]
-    x: float
-    latency_s: tuple[float, ...]
-    host_energy_j: tuple[float, ...] | None
-    host_estimated: bool
-    source: str
-    record_id: str
-
-    @property
-    def latency_mean_s(self) -> float:
-        """Mean latency over rounds. Units: s."""
-        return statistics.fmean(self.latency_s)
-
-    @property
-    def latency_std_s(self) -> float:
-        """Sample standard deviation of latency over rounds (0 for one round). Units: s."""
-        return statistics.stdev(self.latency_s) if len(self.latency_s) > 1 else 0.0
-
-    @property
-    def host_energy_mean_j(self) -> float | None:
-        """Mean host energy over rounds, None without host energy. Units: J."""
-        return None if self.host_energy_j is None else statistics.fmean(self.host_energy_j)
+#: The latency view's points are the sweep claims' own type, with ``energy_j`` empty and host energy carried.
+LatencyPoint = SweepPoint
 
 
 def has_gpu_energy(results: Any) -> bool:
@@ -115,65 +82,36 @@ def latency_points(
     x_of: Callable[[str, Mapping[str, Any]], float],
     model: str,
     sources: tuple[str, ...] = PER_VIDEO_SOURCES,
-) -> dict[str, list[LatencyPoint]]:
+) -> dict[str, list[SweepPoint]]:
     """The measured latency points of one model's sweep, grouped like :func:`~.points.sweep_points`.
 
     Raises:
         MissingResultsError: The suite has no records of this model in any of ``sources``.
     """
     records = require_records(rf, label, suite, model=model)
-    fixed = FIXED_SETTINGS.get(suite, ())
-    for source in sources:
-        chosen = [r for r in records if r.component == source and not is_left_out(r)]
-        if not chosen:
-            continue
-        groups: dict[str, list[LatencyPoint]] = {}
-        for r in chosen:
-            point = LatencyPoint(
-                model=model,
-                settings=dict(r.settings),
-                x=x_of(model, r.settings),
-                latency_s=per_video_values(r, LATENCY_KEY),
-                host_energy_j=_host_values(r),
-                host_estimated=host_energy_is_estimated(r),
-                source=source,
-                record_id=r.id,
-            )
-            groups.setdefault(group_label(r.settings, fixed), []).append(point)
-        return {k: sorted(v, key=lambda p: p.x) for k, v in groups.items()}
-    raise MissingResultsError(
-        f"no measured per-video records ({', '.join(sources)}) of {model} in the '{suite}' records of "
-        f"{label}: run `t2v-energy characterize --suites {suite}`",
-        suite=suite,
-        component=sources[0],
-    )
+    source = first_source(records, sources, model=model, suite=suite, label=label, measured_only=True)
+    measured = [r for r in records if r.component == source and not is_left_out(r)]
+
+    def point_of(r: Any) -> SweepPoint:
+        point = record_point(r, model, x_of, source, gpu_energy=False)
+        return replace(point, host_energy_j=_host_values(r), host_estimated=host_energy_is_estimated(r))
+
+    return group_points(measured, suite, point_of)
 
 
-def _judge(
-    groups: Mapping[str, list[LatencyPoint]], min_points: int, quadratic: bool, suite: str
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, points in groups.items():
-        if len(points) < min_points:
-            out[key] = {"points": points, "judged": False, "holds": None}
-            continue
+def _latency_judge(quadratic: bool) -> Callable[[list[SweepPoint]], dict[str, Any]]:
+    """The judgement of one group's latency: quadratic (:func:`~.sweeps.quadratic_verdict`) or linear."""
+
+    def judge(points: list[SweepPoint]) -> dict[str, Any]:
         xs, ys = [p.x for p in points], [p.latency_mean_s for p in points]
         if quadratic:
             verdict = quadratic_verdict(xs, ys)
         else:
             lin = fit_linear(xs, ys)
             verdict = {"linear": lin, "holds": lin.r_squared >= STEPS_MIN_R2}
-        out[key] = {"points": points, "judged": True, "holds": verdict["holds"], "latency_s": verdict}
-    if not any(g["judged"] for g in out.values()):
-        sizes = {k: len(v) for k, v in groups.items()}
-        raise TooFewPointsError(
-            f"no group of the '{suite}' sweep has the {min_points} measured points a latency judgement "
-            f"needs (have {sizes}); measure more settings",
-            suite=suite,
-            needed=min_points,
-            found=max(sizes.values(), default=0),
-        )
-    return out
+        return {"holds": verdict["holds"], "latency_s": verdict}
+
+    return judge
 
 
 def _trace_latency(rf: Any, model: str) -> dict[str, Any]:
@@ -217,7 +155,7 @@ def check_latency_sweep(results: Any, name: str) -> ClaimResult:
     lines = []
     for model in models_in(records):
         grouped = latency_points(rf, label, suite, x_of, model, sources)
-        groups = _judge(grouped, min_points, quadratic, suite)
+        groups = judge_groups(grouped, min_points, _latency_judge(quadratic), suite, "latency judgement")
         source = next(g[0].source for g in grouped.values() if g)
         judged = [g for g in groups.values() if g["judged"]]
         details[model] = {

@@ -42,15 +42,23 @@ TEMPORAL_COMPRESSION = {
 class SweepPoint:
     """One setting of a sweep with its per-video GPU energy and latency, per measured round.
 
+    The one point type of the sweep claims: :func:`sweep_points` fills the GPU energy;
+    :func:`~t2v_energy_lib.analysis.latency_view.latency_points` (a run without GPU energy) leaves
+    ``energy_j`` empty and carries the host energy instead.
+
     Attributes:
         model: Model id.
         settings: The record's generation settings (height, width, num_frames, num_inference_steps, ...).
         x: The sweep variable at this setting (pixels, latent frames or steps).
-        energy_j: GPU energy per video, one value per round. Units: J.
-        latency_s: Latency per video, one value per round. Units: s.
-        source: Which component the values came from (``end_to_end``, ``composed`` or ``denoiser_step``).
+        energy_j: GPU energy per video, one value per round; empty when the run measured no GPU energy (a
+            CPU run). Units: J.
+        latency_s: Latency per video (or of the denoising loop), one value per round. Units: s.
+        source: Which component the values came from (``end_to_end``, ``composed``, ``denoiser_step``,
+            ``denoise_loop``).
         record_id: The record's stable id.
         token_length: Denoiser token length if the record states it.
+        host_energy_j: Host CPU + RAM energy per video, one value per round, or None (not carried). Units: J.
+        host_estimated: True when the host energy is an estimate (no RAPL), never a measurement.
     """
 
     model: str
@@ -61,11 +69,25 @@ class SweepPoint:
     source: str
     record_id: str
     token_length: int | None = None
+    host_energy_j: tuple[float, ...] | None = None
+    host_estimated: bool = False
+
+    def _gpu_energy_j(self) -> tuple[float, ...]:
+        if not self.energy_j:
+            raise FitError(
+                f"point {self.record_id} has no GPU energy (a run without a GPU meter); judge its latency "
+                "only, or re-run its suite on a GPU"
+            )
+        return self.energy_j
 
     @property
     def energy_mean_j(self) -> float:
-        """Mean GPU energy per video over rounds. Units: J."""
-        return statistics.fmean(self.energy_j)
+        """Mean GPU energy per video over rounds. Units: J.
+
+        Raises:
+            FitError: The point has no GPU energy.
+        """
+        return statistics.fmean(self._gpu_energy_j())
 
     @property
     def latency_mean_s(self) -> float:
@@ -74,13 +96,23 @@ class SweepPoint:
 
     @property
     def energy_std_j(self) -> float:
-        """Sample standard deviation of energy over rounds (0 for one round). Units: J."""
-        return statistics.stdev(self.energy_j) if len(self.energy_j) > 1 else 0.0
+        """Sample standard deviation of energy over rounds (0 for one round). Units: J.
+
+        Raises:
+            FitError: The point has no GPU energy.
+        """
+        values = self._gpu_energy_j()
+        return statistics.stdev(values) if len(values) > 1 else 0.0
 
     @property
     def latency_std_s(self) -> float:
         """Sample standard deviation of latency over rounds (0 for one round). Units: s."""
         return statistics.stdev(self.latency_s) if len(self.latency_s) > 1 else 0.0
+
+    @property
+    def host_energy_mean_j(self) -> float | None:
+        """Mean host energy over rounds, None without host energy. Units: J."""
+        return None if self.host_energy_j is None else statistics.fmean(self.host_energy_j)
 
 
 def open_results(results: Any) -> tuple[Any, str]:
@@ -206,6 +238,84 @@ def group_label(settings: Mapping[str, Any], keys: Iterable[str]) -> str:
     return ", ".join(f"{k}={settings.get(k)}" for k in keys)
 
 
+def group_points(
+    records: Iterable[Any], suite: str, point_of: Callable[[Any], SweepPoint]
+) -> dict[str, list[SweepPoint]]:
+    """The points of ``records`` grouped by the settings ``suite`` holds fixed, each group sorted by x.
+
+    Args:
+        records: The records to turn into points (already chosen: one source, measured only).
+        suite: The sweep's suite (its fixed settings are :data:`FIXED_SETTINGS`).
+        point_of: Builds the point of one record.
+    """
+    fixed = FIXED_SETTINGS.get(suite, ())
+    groups: dict[str, list[SweepPoint]] = {}
+    for r in records:
+        groups.setdefault(group_label(r.settings, fixed), []).append(point_of(r))
+    return {k: sorted(v, key=lambda p: p.x) for k, v in groups.items()}
+
+
+def first_source(
+    records: Iterable[Any],
+    sources: tuple[str, ...],
+    *,
+    model: str,
+    suite: str,
+    label: str,
+    measured_only: bool = False,
+) -> str:
+    """The first of ``sources`` (components) that the records have, measured ones only if asked.
+
+    Args:
+        records: One model's records of one suite.
+        sources: Components to take the points from, most direct first.
+        model: The records' model (for the error).
+        suite: The records' suite (for the error).
+        label: Where the records came from (for the error).
+        measured_only: Count only records a claim may fit (not :func:`is_left_out`).
+
+    Raises:
+        MissingResultsError: None of ``sources`` has (measured) records; the message names the fix.
+    """
+    usable = [r for r in records if not (measured_only and is_left_out(r))]
+    source = next((src for src in sources if any(r.component == src for r in usable)), None)
+    if source is not None:
+        return source
+    what = "measured per-video" if measured_only else "per-video"
+    raise MissingResultsError(
+        f"no {what} records ({', '.join(sources)}) of {model} in the '{suite}' records of {label}: "
+        f"run `t2v-energy characterize --suites {suite}`",
+        suite=suite,
+        component=sources[0],
+    )
+
+
+def record_point(
+    record: Any,
+    model: str,
+    x_of: Callable[[str, Mapping[str, Any]], float],
+    source: str,
+    *,
+    gpu_energy: bool = True,
+) -> SweepPoint:
+    """The point of one record: per-video latency, and GPU energy unless ``gpu_energy`` is False.
+
+    Raises:
+        FitError: The record lacks the rounds asked for (``gpu_energy_j``, ``latency_s``).
+    """
+    x = x_of(model, record.settings)
+    return SweepPoint(
+        model=model,
+        settings=dict(record.settings),
+        x=x,
+        energy_j=per_video_values(record, ENERGY_KEY) if gpu_energy else (),
+        latency_s=per_video_values(record, LATENCY_KEY),
+        source=source,
+        record_id=record.id,
+        token_length=token_length_of(record),
+    )
+
+
 def sweep_points(
     result_file: Any,
     label: str,
@@ -227,29 +337,8 @@ def sweep_points(
         MissingResultsError: The suite has no records of this model in any of ``sources``.
     """
     records = require_records(result_file, label, suite, model=model)
-    fixed = FIXED_SETTINGS.get(suite, ())
-    for source in sources:
-        chosen = [r for r in records if r.component == source]
-        if not chosen:
-            continue
-        measured = [r for r in chosen if not is_left_out(r)]
-        groups: dict[str, list[SweepPoint]] = {}
-        for r in measured:
-            point = SweepPoint(
-                model=model,
-                settings=dict(r.settings),
-                x=x_of(model, r.settings),
-                energy_j=per_video_values(r, ENERGY_KEY),
-                latency_s=per_video_values(r, LATENCY_KEY),
-                source=source,
-                record_id=r.id,
-                token_length=token_length_of(r),
-            )
-            groups.setdefault(group_label(r.settings, fixed), []).append(point)
-        return {k: sorted(v, key=lambda p: p.x) for k, v in groups.items()}, len(chosen) - len(measured)
-    raise MissingResultsError(
-        f"no per-video records ({', '.join(sources)}) of {model} in the '{suite}' records of {label}: "
-        f"run `t2v-energy characterize --suites {suite}`",
-        suite=suite,
-        component=sources[0],
-    )
+    source = first_source(records, sources, model=model, suite=suite, label=label)
+    chosen = [r for r in records if r.component == source]
+    measured = [r for r in chosen if not is_left_out(r)]
+    points = group_points(measured, suite, lambda r: record_point(r, model, x_of, source))
+    return points, len(chosen) - len(measured)

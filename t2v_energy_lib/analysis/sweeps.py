@@ -75,13 +75,29 @@ def _describe_quadratic(metric: str, x_name: str, verdict: Mapping[str, Any]) ->
     )
 
 
-def _judge_groups(
+def judge_groups(
     groups: Mapping[str, list[SweepPoint]],
     min_points: int,
     judge: Callable[[list[SweepPoint]], dict[str, Any]],
     suite: str,
+    what: str = "judgement",
 ) -> dict[str, dict[str, Any]]:
-    """Judge each group with at least ``min_points`` points; smaller groups are kept but marked not judged."""
+    """Judge each group with at least ``min_points`` points; smaller groups are kept but marked not judged.
+
+    Args:
+        groups: Group label -> points (as :func:`~.points.sweep_points` groups them).
+        min_points: The fewest points a group is judged on.
+        judge: The verdict of one group's points: a dict with ``holds`` and the fits.
+        suite: The sweep's suite (for the error).
+        what: What the judgement is called in the error (e.g. ``"latency judgement"``).
+
+    Returns:
+        Group label -> ``{**judge(points), "points": points, "judged": True}``, or
+        ``{"points": points, "judged": False, "holds": None}`` for a group too small.
+
+    Raises:
+        TooFewPointsError: No group has ``min_points`` points.
+    """
     out: dict[str, dict[str, Any]] = {}
     for key, points in groups.items():
         if len(points) >= min_points:
@@ -91,7 +107,7 @@ def _judge_groups(
     if not any(g["judged"] for g in out.values()):
         sizes = {k: len(v) for k, v in groups.items()}
         raise TooFewPointsError(
-            f"no group of the '{suite}' sweep has the {min_points} measured points a judgement needs "
+            f"no group of the '{suite}' sweep has the {min_points} measured points a {what} needs "
             f"(have {sizes or 'none'}); measure more settings",
             suite=suite,
             needed=min_points,
@@ -133,7 +149,7 @@ def _check_quadratic(
     lines = []
     for model in models_in(records):
         grouped, n_estimated = sweep_points(rf, label, suite, x_of, model)
-        groups = _judge_groups(grouped, QUADRATIC_MIN_POINTS, judge, suite)
+        groups = judge_groups(grouped, QUADRATIC_MIN_POINTS, judge, suite)
         source = _source_of(grouped)
         details[model] = _model_entry(groups, source, n_estimated)
         for key, g in groups.items():
@@ -302,7 +318,7 @@ def check_linear_in_steps(results: Any) -> ClaimResult:
     lines = []
     for model in models_in(records):
         grouped, n_left_out = sweep_points(rf, label, "steps", steps, model, sources=STEPS_SOURCES)
-        groups = _judge_groups(grouped, STEPS_MIN_POINTS, judge, "steps")
+        groups = judge_groups(grouped, STEPS_MIN_POINTS, judge, "steps")
         source = _source_of(grouped)
         band = _per_step_band(rf, label, model)
         entry = _model_entry(groups, source, n_left_out)

@@ -197,40 +197,18 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
         text = ch.text_encoder(sc, w)
         vae = ch.shape_component(sc, "vae_decode", w)
         step_mean = means(trace.rounds)
-        if s_count <= len(prefixes):
+        loop_measured = s_count <= len(prefixes)
+        if loop_measured:  # a prefix of the traced run
             loop_values = prefixes[s_count - 1]
-            loop = ch.add(
-                w,
-                rec.composed_record(
-                    sc,
-                    "denoise_loop",
-                    loop_values,
-                    {"trace": trace.id},
-                    ch.run_settings,
-                    {
-                        "composed": False,
-                        "measured": True,
-                        "measured_prefix_of_run_steps": n,
-                        "host_energy_estimated": trace.extra.get("host_energy_estimated", True),
-                    },
-                ),
-            )
-        else:
+            how: dict[str, Any] = {"composed": False, "measured": True, "measured_prefix_of_run_steps": n}
+        else:  # composed: the measured prefix, then the mean step for the rest
             loop_values = compose_loop(step_mean, s_count, prefixes[-1], len(prefixes))
-            loop = ch.add(
-                w,
-                rec.composed_record(
-                    sc,
-                    "denoise_loop",
-                    loop_values,
-                    {"trace": trace.id},
-                    ch.run_settings,
-                    {
-                        "formula": f"measured prefix of {len(prefixes)} steps + mean step x rest",
-                        "host_energy_estimated": trace.extra.get("host_energy_estimated", True),
-                    },
-                ),
-            )
+            how = {"formula": f"measured prefix of {len(prefixes)} steps + mean step x rest"}
+        extra = {**how, "host_energy_estimated": trace.extra.get("host_energy_estimated", True)}
+        loop = ch.add(
+            w,
+            rec.composed_record(sc, "denoise_loop", loop_values, {"trace": trace.id}, ch.run_settings, extra),
+        )
         video_values = compose_video(means(text.rounds), loop_values, 1, means(vae.rounds))
         parts_ids = {"text_encoder": text.id, "denoise_loop": loop.id, "vae_decode": vae.id}
         ch.add(
@@ -247,11 +225,11 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
                     ),
                     "formula": "text_encoder + denoise_loop + vae_decode",
                     "fixed_overhead_included": False,
-                    "loop_measured": s_count <= len(prefixes),
+                    "loop_measured": loop_measured,
                 },
             ),
         )
-        kind = "measured" if s_count <= len(prefixes) else "composed"
+        kind = "measured" if loop_measured else "composed"
         return f"loop ({kind}) {_fmt(loop)}"
 
     rest = ch.run_points("steps", scenarios, indices, measure_point)

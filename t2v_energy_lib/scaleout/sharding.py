@@ -18,6 +18,8 @@ sets ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` (if unset) so an index means the same GPU 
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
 import sys
@@ -36,7 +38,7 @@ ORDER_ENV = "CUDA_DEVICE_ORDER"
 PINNED_ENV = "T2V_ENERGY_WORKER_GPU"
 
 _WORKER_ID = re.compile(r"^gw(\d+)$")
-_HELD_CLAIMS: dict[str, IO[str]] = {}  # GPU id -> open lock file, kept open for the life of the process
+_HELD_CLAIMS: dict[str, IO[str]] = {}  # GPU id -> open lock file, kept open until exit (release_claims)
 
 
 def parse_worker_id(worker_id: str) -> int:
@@ -170,13 +172,16 @@ def _claim_file(gpu: str, claim_dir: Path) -> Path:
 def try_claim_gpu(gpu: str, claim_dir: Path) -> bool:
     """Take an exclusive, process-lifetime claim on ``gpu``; False if a live process holds it.
 
-    The claim is an ``flock`` on ``claim_dir/<gpu>.lock``; the file names the holder's pid. The operating
+    The claim is an ``flock`` on ``claim_dir/<gpu>.lock``; the file names the holder's pid. The lock file
+    stays open, so the claim held, until :func:`release_claims` runs at interpreter exit (registered with
+    :mod:`atexit` on the first claim; it closes the files cleanly, with no ``ResourceWarning``). The operating
     system drops the lock when the process exits or crashes.
     """
     import fcntl  # POSIX only, like the GPU hosts this runs on
 
     if gpu in _HELD_CLAIMS:
         return True
+    _release_claims_at_exit()
     claim_dir.mkdir(parents=True, exist_ok=True)
     handle = _claim_file(gpu, claim_dir).open("a+")
     try:
@@ -199,10 +204,19 @@ def claim_holder(gpu: str, claim_dir: Path) -> str:
 
 
 def release_claims() -> None:
-    """Drop every GPU claim this process holds (tests and clean shutdown; exit drops them anyway)."""
+    """Drop every GPU claim this process holds by closing its lock files (tests, and at exit via atexit).
+
+    Only closes: a forked child that inherited the files closes its copies without unlocking the parent's.
+    """
     while _HELD_CLAIMS:
         _, handle = _HELD_CLAIMS.popitem()
         handle.close()
+
+
+@functools.cache
+def _release_claims_at_exit() -> None:
+    """Register :func:`release_claims` with :mod:`atexit` once, so exit closes the held lock files cleanly."""
+    atexit.register(release_claims)
 
 
 def choose_worker_gpu(
