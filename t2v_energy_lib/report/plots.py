@@ -253,7 +253,7 @@ def plot_cross_model(
         unit: The display unit after ``convert``.
         convert: From the stored unit to the display unit (J -> Wh by default).
     """
-    fig, (ax, ax_share) = _figure(2, width_in=max(10.0, 2.6 * len(parts_j) + 4), height_in=5.0)
+    fig, (ax, ax_share) = _figure(2, width_in=max(10.0, 1.5 * len(parts_j) + 4), height_in=6.0)
     models = list(parts_j)
     ticks = [(labels or {}).get(m, m) for m in models]
     components = list(dict.fromkeys(c for parts in parts_j.values() for c in parts))
@@ -285,7 +285,7 @@ def plot_cross_model(
     for xi, total in enumerate(totals):
         ax_share.annotate(f"{total:.3g} {unit}", (xi, 100), ha="center", va="bottom", fontsize=8)
     for a in (ax, ax_share):
-        a.set_xticks(x, ticks, fontsize=8)
+        a.set_xticks(x, ticks, fontsize=8, rotation=35, ha="right", rotation_mode="anchor")
         a.grid(True, axis="y", which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(title)

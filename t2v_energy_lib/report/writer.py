@@ -167,7 +167,8 @@ def _cross_model(rf: Any, out_dir: Path, lines: list[str]) -> None:
         return
     parts = {m: _parts_with_rest(d) for m, d in shares.items()}
     labels = {
-        m: f"{m}\n{s['height']}x{s['width']}, {s['num_frames']} f, {s['num_inference_steps']} steps"
+        m: f"{m.split('@')[0]}\n{s['height']}x{s['width']}, {s['num_frames']} f, "
+        f"{s['num_inference_steps']} steps"
         for m, d in shares.items()
         for s in [d["settings"]]
     }
