@@ -20,7 +20,7 @@ from t2v_energy_lib.analysis.breakdown import (
     matmul_attention_shares,
 )
 from t2v_energy_lib.errors import FitError, MissingResultsError
-from t2v_energy_lib.results import load_results
+from t2v_energy_lib.results import find_baseline_folders, load_results
 
 #: Models whose denoiser takes <= 60% of per-video GPU energy in the stored baselines.
 KNOWN_LOW_DENOISER_SHARE: tuple[str, ...] = ()
@@ -49,9 +49,7 @@ _TEST_CLAIM = {
 def _folders(config: pytest.Config) -> tuple[Path, list[Path]]:
     option = config.getoption("--baseline-dir", default=None)
     root = Path(option).resolve() if option else (config.rootpath / "baselines").resolve()
-    if not root.is_dir():
-        return root, []
-    return root, sorted({p.parent for p in root.rglob("*.json") if "report" not in p.relative_to(root).parts})
+    return root, find_baseline_folders(root)
 
 
 def _cases(root: Path, folders: list[Path], claim: str) -> list[Any]:

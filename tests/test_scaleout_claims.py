@@ -26,7 +26,7 @@ from t2v_energy_lib.analysis.scaleout_view import (
     scaleout_rows,
 )
 from t2v_energy_lib.errors import FitError, MissingResultsError
-from t2v_energy_lib.results import ResultFile, ResultRecord, load_results
+from t2v_energy_lib.results import ResultFile, ResultRecord, find_baseline_folders, load_results
 
 SUITE = "scaleout"
 _TESTS = {
@@ -39,9 +39,7 @@ _TESTS = {
 def _folders(config: pytest.Config) -> tuple[Path, list[Path]]:
     option = config.getoption("--baseline-dir", default=None)
     root = Path(option).resolve() if option else (config.rootpath / "baselines").resolve()
-    if not root.is_dir():
-        return root, []
-    return root, sorted({p.parent for p in root.rglob("*.json") if "report" not in p.relative_to(root).parts})
+    return root, find_baseline_folders(root)
 
 
 @functools.cache
