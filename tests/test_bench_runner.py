@@ -165,6 +165,7 @@ def test_resolution_suite_writes_parts_and_composed(tmp_path: Path) -> None:
     assert composed.extra["parts"]["denoiser_step"] == step.id
     assert len(step.rounds["latency_s"]) == 3 and step.units_per_round >= 1
     assert any("ETA" in line for line in lines)
+    assert all(r.extra["pipeline_build_s"] >= 0 for r in (text, step, vae, composed))  # build time stored
 
 
 def test_records_survive_an_exception_after_point_two(tmp_path: Path) -> None:

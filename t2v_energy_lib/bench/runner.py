@@ -11,6 +11,7 @@ fit. The steps suite and the per-suite extras live in :mod:`.suites`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class Characterizer:
         self.clock = clock
         self.start_s = clock()
         self._model_id: str | None = None
+        self._build_s: float | None = None  # seconds the current pipeline took to build
         self._pipe: Any = None
         self._measurer: ShapeMeasurer | None = None
         self._shape_cache: dict[tuple[Any, ...], ResultRecord] = {}
@@ -152,6 +154,9 @@ class Characterizer:
 
     def add(self, writer: ResultWriter, record: ResultRecord) -> ResultRecord:
         """Write ``record`` now (atomic rewrite) and remember reusable measurements."""
+        built = self._build_s is not None and record.model == self._model_id
+        if built and "pipeline_build_s" not in record.extra:  # how long the pipeline under test took to build
+            record = dataclasses.replace(record, extra={**record.extra, "pipeline_build_s": self._build_s})
         writer.add(record)
         self._remember(record)
         return record
@@ -183,7 +188,8 @@ class Characterizer:
         self._measurer = ShapeMeasurer(self._pipe, self.meter, self.options.device, self.options.config)
         self._measurer.__enter__()
         self._model_id = model_id
-        self.log(f"built {model_id} in {self.clock() - t0:.1f} s")
+        self._build_s = self.clock() - t0
+        self.log(f"built {model_id} in {self._build_s:.1f} s")
         return self._measurer
 
     def release(self) -> None:
@@ -191,6 +197,7 @@ class Characterizer:
         if self._measurer is not None:
             self._measurer.__exit__(None, None, None)
         self._measurer = self._pipe = self._model_id = None
+        self._build_s = None
         self._shape_ready = None
         free_memory(self.options.device)
 
