@@ -261,3 +261,27 @@ def test_shape_measurements_are_reused_across_suites(tmp_path: Path) -> None:
     assert vae.extra["reused_from"] == "frames/wan2.1-t2v-1.3b-tiny/32x48x9-s50/vae_decode"
     data = json.loads((tmp_path / "steps.json").read_text())
     assert data["schema"] == "t2v-energy.results"
+
+
+def test_cross_model_resume_adds_only_the_missing_complete_generation(tmp_path: Path) -> None:
+    """A cross-model point first measured without a complete generation gets one on --resume once the limit
+    allows it: the parts are reused as stored, the breakdown is rebuilt with the measured rest."""
+    first = {"e2e_max_s": 0.0, "profile_ops": False}
+    outcomes, _ = run(tmp_path, ["cross_model"], points="0", model_ids=["wan2.1-t2v-1.3b"], opts=first)
+    assert outcomes[0].done
+    before = load_results(tmp_path / "cross_model.json").by_id()
+    (step_id,) = [i for i in before if i.endswith("/denoiser_step")]
+    (breakdown_id,) = [i for i in before if i.endswith("/breakdown")]
+    assert not any(i.endswith("/end_to_end") for i in before)
+    assert not before[breakdown_id].extra["breakdown"]["rest_measured"]
+
+    again = {"e2e_max_s": 1e9, "profile_ops": False, "resume": True}
+    outcomes, _ = run(tmp_path, ["cross_model"], points="0", model_ids=["wan2.1-t2v-1.3b"], opts=again)
+    assert outcomes[0].done and not outcomes[0].skipped
+    after = load_results(tmp_path / "cross_model.json").by_id()
+    assert after[step_id].rounds == before[step_id].rounds  # reused, not measured again
+    assert any(i.endswith("/end_to_end") for i in after)
+    assert after[breakdown_id].extra["breakdown"]["rest_measured"]
+
+    outcomes, _ = run(tmp_path, ["cross_model"], points="0", model_ids=["wan2.1-t2v-1.3b"], opts=again)
+    assert outcomes[0].skipped and not outcomes[0].done  # complete now: nothing left to measure

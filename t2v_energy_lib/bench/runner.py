@@ -56,7 +56,7 @@ class RunOptions:
     resume: bool = False
     overwrite: bool = False
     measured_steps: int | None = None
-    e2e_max_s: float = 30.0
+    e2e_max_s: float = 180.0
     profile_ops: bool = True
 
 

@@ -76,10 +76,9 @@ def validation_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> s
 def cross_model_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> str:
     """Cross-model point: parts, composed video, breakdown, operator profile, cheap complete generations.
 
-    On ``--resume`` after a run stopped between the breakdown and the profile, only the profile is run.
+    On ``--resume`` every record already in the file is reused and only what is missing is measured (a
+    profile, or complete generations newly under ``e2e_max_s``); the breakdown is then rebuilt from them.
     """
-    if ch.options.resume and sc.record_id("breakdown") in writer:
-        return profile_point(ch, sc, writer)
     text, step, vae = parts(ch, sc, writer)
     video = ch.composed(sc, writer, text, step, vae)
     info = [f"video (composed) {_fmt(video)}"]
@@ -89,10 +88,8 @@ def cross_model_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> 
         "denoiser": {q: steps * v for q, v in means(step.rounds).items()},
         "vae_decode": means(vae.rounds),
     }
-    latency = means(video.rounds)["latency_s"]
-    if latency <= ch.options.e2e_max_s:
-        m = ch.ensure_warm(sc)
-        e2e = ch.add(writer, rec.series_record(sc, m.measure_end_to_end(), ch.run_settings))
+    e2e = _end_to_end(ch, sc, writer, means(video.rounds)["latency_s"])
+    if e2e is not None:
         rest = subtract(means(e2e.rounds), means(video.rounds))
         pieces["rest"] = {q: max(0.0, v) for q, v in rest.items()}
         info.append(f"measured {_fmt(e2e)}")
@@ -114,9 +111,21 @@ def cross_model_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> 
             {"breakdown": breakdown, "estimated": breakdown["host_energy_estimated"]},
         ),
     )
-    if ch.options.profile_ops and sc.label == "defaults":
+    wanted = ch.options.profile_ops and sc.label == "defaults"
+    if wanted and not (ch.options.resume and sc.record_id("operator_profile") in writer):
         info.append(profile_point(ch, sc, writer))
     return "; ".join(info)
+
+
+def _end_to_end(ch: Characterizer, sc: Scenario, writer: ResultWriter, composed_latency_s: float) -> Any:
+    """The complete-generation record of ``sc``: reused on resume, measured if the video is short enough."""
+    rid = sc.record_id("end_to_end")
+    if ch.options.resume and rid in writer:
+        return writer.result_file().by_id()[rid]
+    if composed_latency_s > ch.options.e2e_max_s:
+        return None
+    m = ch.ensure_warm(sc)
+    return ch.add(writer, rec.series_record(sc, m.measure_end_to_end(), ch.run_settings))
 
 
 def _totals(pieces: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -266,7 +275,12 @@ def run_suite(
 
 
 def cross_model_done(ch: Characterizer, sc: Scenario) -> tuple[str, ...]:
-    """Records that make a cross-model point complete: the breakdown, and the operator profile if wanted."""
+    """Records that make a cross-model point complete: the breakdown, the operator profile if wanted, and a
+    complete generation if the composed video is under ``e2e_max_s``."""
+    needed = ["breakdown"]
     if ch.options.profile_ops and sc.label == "defaults":
-        return ("breakdown", "operator_profile")
-    return ("breakdown",)
+        needed.append("operator_profile")
+    composed = ch.writer("cross_model").result_file().by_id().get(sc.record_id("composed"))
+    if composed is not None and means(composed.rounds)["latency_s"] <= ch.options.e2e_max_s:
+        needed.append("end_to_end")
+    return tuple(needed)

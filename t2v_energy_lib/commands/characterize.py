@@ -80,8 +80,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None, help="measured windows per component (default 3)")
     p.add_argument("--idle-s", type=float, default=5.0, help="idle-power measurement before the run (GPU)")
     p.add_argument(
-        "--e2e-max-s", type=float, default=30.0, help="cross_model: complete generations below this"
+        "--e2e-max-s",
+        type=float,
+        default=180.0,
+        help="cross_model: complete generations where the composed video takes less (default 180 s)",
     )
+    p.add_argument("--e2e-rounds", type=int, default=None, help="complete generations per point")
     p.add_argument("--no-profile", action="store_true", help="cross_model: skip the operator profile")
     p.add_argument(
         "--cpu-threads",
@@ -120,6 +124,10 @@ def build_options(args: argparse.Namespace, device: str, out_dir: Path) -> RunOp
         if args.rounds < 1:
             raise InvalidSettingsError(f"--rounds must be >= 1, got {args.rounds}")
         config = replace(config, rounds=args.rounds, vae_rounds=args.rounds, e2e_rounds=args.rounds)
+    if args.e2e_rounds is not None:
+        if args.e2e_rounds < 1:
+            raise InvalidSettingsError(f"--e2e-rounds must be >= 1, got {args.e2e_rounds}")
+        config = replace(config, e2e_rounds=args.e2e_rounds)
     return RunOptions(
         out_dir=out_dir,
         device=device,
