@@ -53,7 +53,9 @@ def _mean_per_video_s(record: Any) -> float:
 def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
     """The denoiser's share of per-video GPU energy among one model's records at one setting.
 
-    The total is the ``end_to_end`` record if measured, else the ``composed`` one, else the sum of the parts.
+    The total is the ``end_to_end`` record if it was measured on the GPU that measured the denoiser step,
+    else the ``composed`` one, else the sum of the parts: a share must not divide figures of two GPUs (chips
+    of one model differ by a few percent in power at the same work).
 
     Raises:
         FitError: No denoiser_step record, or no total and a part missing.
@@ -64,7 +66,10 @@ def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
             f"no denoiser_step record for {records[0].model} in the cross_model records of {label}"
         )
     denoiser_j = _mean_per_video_j(by_component["denoiser_step"])
+    step_gpus = gpu_uuids(by_component["denoiser_step"])
     for whole in ("end_to_end", "composed"):
+        if whole == "end_to_end" and whole in by_component and not gpu_uuids(by_component[whole]) & step_gpus:
+            continue  # measured on another GPU than the parts
         if whole in by_component:
             total_j, total_from = _mean_per_video_j(by_component[whole]), whole
             total_s = _mean_per_video_s(by_component[whole])
@@ -89,6 +94,23 @@ def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
         "parts_j": parts,
         "settings": dict(records[0].settings),
     }
+
+
+def gpu_uuids(record: Any) -> set[str]:
+    """UUIDs of the GPUs whose state a record's machine state holds (``uuid`` of each device entry; a merge's
+    ``gpu_uuid`` annotation, which describes the worker file, is not one). Empty when none is recorded."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            uuid = node.get("uuid")
+            if isinstance(uuid, str):
+                found.add(uuid)
+            for value in node.values():
+                walk(value)
+
+    walk(record.machine_state or {})
+    return found
 
 
 def failed_runs(records: list[Any] | tuple[Any, ...]) -> str:

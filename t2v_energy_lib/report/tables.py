@@ -227,3 +227,42 @@ def cross_model_table(shares: Mapping[str, Mapping[str, Any]]) -> str:
         )
     notes = "\n".join(f"- **{title}**: {text}" for title, text in DIFFERENCE_NOTES)
     return f"{fmt.md_table(headers, rows)}\n\nPublished columns: {SOURCE}.\n\nWhy figures differ:\n{notes}"
+
+
+def complete_generation_table(records: Any) -> str:
+    """Complete generations beside the per-video figure composed from parts, per cross-model point.
+
+    Args:
+        records: Result records (any suites); the ``cross_model`` ``end_to_end`` records with a ``composed``
+            record of the same point are tabulated (means of rounds). Empty string when there are none.
+    """
+    by_id = {r.id: r for r in records}
+    rows = []
+    for r in records:
+        if r.suite != "cross_model" or r.component != "end_to_end":
+            continue
+        composed = by_id.get(r.id.rsplit("/", 1)[0] + "/composed")
+        if composed is None:
+            continue
+        cells = [r.model, r.id.split("/")[2], str(len(r.rounds["latency_s"]))]
+        for q, unit in (("latency_s", 1.0), ("gpu_energy_j", 3600.0)):
+            measured = sum(r.rounds[q]) / len(r.rounds[q])
+            built = sum(composed.rounds[q]) / len(composed.rounds[q])
+            cells += [fmt.num(measured / unit), fmt.num(built / unit), fmt.pct(built / measured - 1.0)]
+        rows.append(cells)
+    if not rows:
+        return ""
+    headers = (
+        "model",
+        "settings",
+        "complete generations",
+        "measured latency s",
+        "composed latency s",
+        "composed vs measured",
+        "measured GPU Wh",
+        "composed GPU Wh",
+        "composed vs measured",
+    )
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -176,6 +176,16 @@ def _cross_model(rf: Any, out_dir: Path, lines: list[str]) -> None:
         parts, out_dir / "cross_model_energy.png", title="GPU energy per video by component", labels=labels
     )
     lines += [f"![cross-model GPU energy per video]({path.name})", "", tables.cross_model_table(shares)]
+    validation = tables.complete_generation_table(rf.records)
+    if validation:
+        lines += [
+            "",
+            "Complete generations (`pipe(...)`, every step, decoded; measured) beside the figure composed "
+            "from the measured parts (text encoder + steps x step + VAE decode), where a video takes under "
+            "the run's `--e2e-max-s`:",
+            "",
+            validation,
+        ]
 
 
 def _header(rf: Any, label: str) -> list[str]:
