@@ -68,8 +68,10 @@ def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
     denoiser_j = _mean_per_video_j(by_component["denoiser_step"])
     step_gpus = gpu_uuids(by_component["denoiser_step"])
     for whole in ("end_to_end", "composed"):
-        if whole == "end_to_end" and whole in by_component and not gpu_uuids(by_component[whole]) & step_gpus:
-            continue  # measured on another GPU than the parts
+        if whole == "end_to_end" and whole in by_component:
+            e2e_gpus = gpu_uuids(by_component[whole])
+            if e2e_gpus and step_gpus and not e2e_gpus & step_gpus:
+                continue  # measured on another GPU than the parts (no GPU recorded, e.g. CPU: same machine)
         if whole in by_component:
             total_j, total_from = _mean_per_video_j(by_component[whole]), whole
             total_s = _mean_per_video_s(by_component[whole])
