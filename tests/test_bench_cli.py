@@ -77,3 +77,14 @@ def test_bad_point_selection_is_a_clear_error(tmp_path: Path, capsys: pytest.Cap
     )
     assert code == 2
     assert "outside" in capsys.readouterr().err
+
+
+def test_complete_generations_run_wherever_the_cross_model_claim_requires_them() -> None:
+    """characterize's --e2e-max-s default, the runner's and the claim's limit are one figure."""
+    from t2v_energy_lib.analysis.complete_generations import COMPLETE_GENERATION_MAX_S
+    from t2v_energy_lib.bench import RunOptions
+    from t2v_energy_lib.cli import build_parser
+
+    args = build_parser().parse_args(["characterize"])
+    assert args.e2e_max_s == COMPLETE_GENERATION_MAX_S
+    assert RunOptions(out_dir=Path(".")).e2e_max_s == COMPLETE_GENERATION_MAX_S

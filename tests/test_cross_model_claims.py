@@ -19,6 +19,11 @@ from t2v_energy_lib.analysis.breakdown import (
     denoiser_shares,
     matmul_attention_shares,
 )
+from t2v_energy_lib.analysis.complete_generations import (
+    COMPLETE_GENERATION_MAX_S,
+    CompleteGenerationCoverage,
+    complete_generation_coverage,
+)
 from t2v_energy_lib.errors import FitError, MissingResultsError
 from t2v_energy_lib.results import find_baseline_folders, load_results
 
@@ -83,7 +88,27 @@ def _cases(root: Path, folders: list[Path], claim: str) -> list[Any]:
     return cases
 
 
+def _coverage_cases(root: Path, folders: list[Path]) -> list[Any]:
+    """One case per (folder, model) whose composed video takes under the limit."""
+    cases = []
+    for folder in folders:
+        try:
+            coverage = complete_generation_coverage(load_results(folder))
+        except MissingResultsError:
+            continue
+        label = str(folder.relative_to(root))
+        cases += [pytest.param(c, id=f"{label}-{m}") for m, c in coverage.items() if c.required]
+    return cases
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "coverage" in metafunc.fixturenames:
+        root, folders = _folders(metafunc.config)
+        cases = _coverage_cases(root, folders) or [
+            pytest.param(None, marks=pytest.mark.skip(reason=f"no cross_model videos under {root}"))
+        ]
+        metafunc.parametrize("coverage", cases)
+        return
     claim = _TEST_CLAIM.get(metafunc.function.__name__)
     if claim is None:
         return
@@ -107,3 +132,13 @@ def test_matmul_and_attention_take_over_60_percent_of_denoiser_time(
 ) -> None:
     assert model is not None, f"operator profiles of {baseline_folder} could not be read: {share}"
     assert share > MATMUL_ATTENTION_SHARE_MIN, f"{model}: matmul + attention share of kernel time {share:.1%}"
+
+
+def test_every_model_with_a_video_under_3_minutes_was_checked_by_a_complete_generation(
+    coverage: CompleteGenerationCoverage,
+) -> None:
+    assert coverage.validated, (
+        f"{coverage.model}: {coverage.shortest_point} composes to {coverage.shortest_latency_s:.1f} s "
+        f"(< {COMPLETE_GENERATION_MAX_S:.0f} s) and no complete generation of the model is stored; run "
+        f"`t2v-energy characterize --suites cross_model --model {coverage.model} --resume` on its GPU"
+    )

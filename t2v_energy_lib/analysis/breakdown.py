@@ -22,6 +22,7 @@ from t2v_energy_lib.analysis.points import (
     require_records,
 )
 from t2v_energy_lib.errors import FitError, MissingResultsError
+from t2v_energy_lib.results.machine import on_other_gpus
 
 DENOISER_SHARE_MIN = 0.60
 MATMUL_ATTENTION_SHARE_MIN = 0.60
@@ -66,12 +67,9 @@ def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
             f"no denoiser_step record for {records[0].model} in the cross_model records of {label}"
         )
     denoiser_j = _mean_per_video_j(by_component["denoiser_step"])
-    step_gpus = gpu_uuids(by_component["denoiser_step"])
     for whole in ("end_to_end", "composed"):
-        if whole == "end_to_end" and whole in by_component:
-            e2e_gpus = gpu_uuids(by_component[whole])
-            if e2e_gpus and step_gpus and not e2e_gpus & step_gpus:
-                continue  # measured on another GPU than the parts (no GPU recorded, e.g. CPU: same machine)
+        if whole == "end_to_end" and on_other_gpus(by_component.get(whole), by_component["denoiser_step"]):
+            continue  # measured on another GPU than the parts (no GPU recorded, e.g. CPU: same machine)
         if whole in by_component:
             total_j, total_from = _mean_per_video_j(by_component[whole]), whole
             total_s = _mean_per_video_s(by_component[whole])
@@ -96,23 +94,6 @@ def denoiser_share_of(records: list[Any], label: str) -> dict[str, Any]:
         "parts_j": parts,
         "settings": dict(records[0].settings),
     }
-
-
-def gpu_uuids(record: Any) -> set[str]:
-    """UUIDs of the GPUs whose state a record's machine state holds (``uuid`` of each device entry; a merge's
-    ``gpu_uuid`` annotation, which describes the worker file, is not one). Empty when none is recorded."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            uuid = node.get("uuid")
-            if isinstance(uuid, str):
-                found.add(uuid)
-            for value in node.values():
-                walk(value)
-
-    walk(record.machine_state or {})
-    return found
 
 
 def failed_runs(records: list[Any] | tuple[Any, ...]) -> str:

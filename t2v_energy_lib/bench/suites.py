@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from t2v_energy_lib.bench import records as rec
+from t2v_energy_lib.bench.breakdown import totals, video_breakdown
 from t2v_energy_lib.bench.compose import (
     compose_loop,
     compose_video,
     cumulative,
     means,
     relative_difference,
-    shares,
     subtract,
 )
 from t2v_energy_lib.bench.measure import Series
@@ -82,30 +82,18 @@ def cross_model_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> 
     text, step, vae = parts(ch, sc, writer)
     video = ch.composed(sc, writer, text, step, vae)
     info = [f"video (composed) {_fmt(video)}"]
-    steps = sc.settings.num_inference_steps
-    pieces = {
-        "text_encoder": means(text.rounds),
-        "denoiser": {q: steps * v for q, v in means(step.rounds).items()},
-        "vae_decode": means(vae.rounds),
-    }
     e2e = _end_to_end(ch, sc, writer, means(video.rounds)["latency_s"])
     if e2e is not None:
-        rest = subtract(means(e2e.rounds), means(video.rounds))
-        pieces["rest"] = {q: max(0.0, v) for q, v in rest.items()}
         info.append(f"measured {_fmt(e2e)}")
-    breakdown = {
-        "parts": pieces,
-        "share_of_latency": shares(pieces, "latency_s"),
-        "share_of_gpu_energy": shares(pieces, "gpu_energy_j"),
-        "host_energy_estimated": bool(text.extra.get("host_energy_estimated", False)),
-        "rest_measured": "rest" in pieces,
-    }
+    pieces, breakdown = video_breakdown(text, step, vae, sc.settings.num_inference_steps, video, e2e)
+    if "rest_set_aside" in breakdown:
+        info.append("rest not taken: complete generation on another GPU than the parts")
     ch.add(
         writer,
         rec.composed_record(
             sc,
             "breakdown",
-            _totals(pieces),
+            totals(pieces),
             dict(video.extra["parts"]),
             ch.run_settings,
             {"breakdown": breakdown, "estimated": breakdown["host_energy_estimated"]},
@@ -126,14 +114,6 @@ def _end_to_end(ch: Characterizer, sc: Scenario, writer: ResultWriter, composed_
         return None
     m = ch.ensure_warm(sc)
     return ch.add(writer, rec.series_record(sc, m.measure_end_to_end(), ch.run_settings))
-
-
-def _totals(pieces: dict[str, dict[str, float]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for values in pieces.values():
-        for q, v in values.items():
-            out[q] = out.get(q, 0.0) + v
-    return out
 
 
 def profile_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> str:

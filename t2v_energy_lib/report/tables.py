@@ -9,6 +9,7 @@ from t2v_energy_lib.analysis.claim import ClaimResult
 from t2v_energy_lib.analysis.claims import CLAIM_STATEMENTS
 from t2v_energy_lib.report import fmt
 from t2v_energy_lib.report.published import DIFFERENCE_NOTES, PUBLISHED_MAPE, SOURCE, published_for
+from t2v_energy_lib.results.machine import on_other_gpus
 from t2v_energy_lib.units import j_to_wh
 
 FIT_HEADERS = ("claim", "model [fixed settings]", "quantity", "holds", "R^2", "fit / figure", "p")
@@ -234,7 +235,8 @@ def complete_generation_table(records: Any) -> str:
 
     Args:
         records: Result records (any suites); the ``cross_model`` ``end_to_end`` records with a ``composed``
-            record of the same point are tabulated (means of rounds). Empty string when there are none.
+            record of the same point are tabulated (means of rounds), saying whether they ran on the GPU
+            that measured the parts. Empty string when there are none.
     """
     by_id = {r.id: r for r in records}
     rows = []
@@ -244,7 +246,9 @@ def complete_generation_table(records: Any) -> str:
         composed = by_id.get(r.id.rsplit("/", 1)[0] + "/composed")
         if composed is None:
             continue
-        cells = [r.model, r.id.split("/")[2], str(len(r.rounds["latency_s"]))]
+        step = by_id.get(r.id.rsplit("/", 1)[0] + "/denoiser_step")
+        same_gpu = "yes" if step is None or not on_other_gpus(r, step) else "no"
+        cells = [r.model, r.id.split("/")[2], str(len(r.rounds["latency_s"])), same_gpu]
         for q, unit in (("latency_s", 1.0), ("gpu_energy_j", 3600.0)):
             measured = sum(r.rounds[q]) / len(r.rounds[q])
             built = sum(composed.rounds[q]) / len(composed.rounds[q])
@@ -256,6 +260,7 @@ def complete_generation_table(records: Any) -> str:
         "model",
         "settings",
         "complete generations",
+        "on the parts' GPU",
         "measured latency s",
         "composed latency s",
         "composed vs measured",

@@ -182,7 +182,8 @@ def _cross_model(rf: Any, out_dir: Path, lines: list[str]) -> None:
             "",
             "Complete generations (`pipe(...)`, every step, decoded; measured) beside the figure composed "
             "from the measured parts (text encoder + steps x step + VAE decode), where a video takes under "
-            "the run's `--e2e-max-s`:",
+            "the run's `--e2e-max-s`. Where they ran on another GPU than the parts, the difference holds the "
+            "two chips' spread (a few percent in energy) and no rest of the pipeline is taken from it:",
             "",
             validation,
         ]
