@@ -114,3 +114,20 @@ def test_a_model_with_a_short_video_and_no_complete_generation_is_reported_unche
     assert coverage.required and not coverage.validated
     (coverage,) = complete_generation_coverage(ResultFile(provenance={}, records=tuple(p.values()))).values()
     assert coverage.validated and coverage.shortest_latency_s == pytest.approx(54.0)
+
+
+def test_one_text_encoder_record_serves_every_setting_of_a_model() -> None:
+    """The text encoder runs on the prompt: a model's second setting counts it too (it was left out)."""
+    from t2v_energy_lib.analysis.breakdown import denoiser_shares
+    from t2v_energy_lib.results import ResultFile
+
+    first = parts_and_video("GPU-a")
+    other = {**SETTINGS, "num_frames": 121}
+    second = [
+        ResultRecord.from_dict({**r.to_dict(), "id": r.id.replace("x81-", "x121-"), "settings": other})
+        for c, r in first.items()
+        if c in ("denoiser_step", "vae_decode", "composed")
+    ]
+    shares = denoiser_shares(ResultFile(provenance={}, records=(*first.values(), *second)))
+    assert len(shares) == 2
+    assert all("text_encoder" in s["parts_j"] for s in shares.values())

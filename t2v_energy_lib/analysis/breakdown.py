@@ -27,6 +27,8 @@ from t2v_energy_lib.results.machine import on_other_gpus
 DENOISER_SHARE_MIN = 0.60
 MATMUL_ATTENTION_SHARE_MIN = 0.60
 PARTS = ("text_encoder", "denoiser_step", "vae_decode")
+#: The parts measured per video shape (the text encoder is per prompt).
+SHAPE_PARTS = ("denoiser_step", "vae_decode")
 #: Where an operator_profile record may keep its kernel-time shares (first found wins; else top-level extra).
 SHARE_CONTAINERS = ("shares", "kernel_time_shares", "op_shares")
 KERNEL_CATEGORIES = ("matmul", "attention", "convolution", "norm_elementwise", "other")
@@ -125,12 +127,28 @@ def denoiser_shares(results: Any) -> dict[str, dict[str, Any]]:
     for model in models_in(usable):
         groups: dict[str, list[Any]] = {}
         for r in records:
-            if r.model == model and r.component in (*PARTS, "end_to_end", "composed"):
+            if r.model == model and r.component in (*SHAPE_PARTS, "end_to_end", "composed"):
                 groups.setdefault(_settings_key(r.settings), []).append(r)
+        texts = {r.id: r for r in records if r.model == model and r.component == "text_encoder"}
+        for group in groups.values():
+            text = _text_encoder_of(group, texts)
+            if text is not None:
+                group.append(text)
         for i, group in enumerate(groups.values()):
             key = model if len(groups) == 1 else f"{model}@{_shape_label(group, i)}"
             out[key] = denoiser_share_of(group, label)
     return out
+
+
+def _text_encoder_of(group: list[Any], texts: Mapping[str, Any]) -> Any:
+    """The text-encoder record of a point: the one its composed record names, else the model's first.
+
+    The text encoder runs on the prompt, not on the video's shape, so one record serves every setting of a
+    model (it carries the settings of the point it was first measured at).
+    """
+    composed = next((r for r in group if r.component == "composed"), None)
+    named = ((composed.extra or {}).get("parts") or {}).get("text_encoder") if composed is not None else None
+    return texts.get(named) or next(iter(texts.values()), None)
 
 
 def _shape_label(group: list[Any], index: int) -> str:
