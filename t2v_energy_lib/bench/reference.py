@@ -155,7 +155,7 @@ def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any]) -> Pat
 
 def _provenance(window: GpuWindow, device: int, settings: dict[str, Any]) -> dict[str, Any]:
     """Full provenance (results layer) plus the measured window's GPU state and this tool's name."""
-    provenance = collect_provenance(device_index=device, settings=settings)
+    provenance = collect_provenance(settings=settings, cuda_index=device)
     provenance["tool"] = "t2v_energy_lib.bench.reference"
     provenance["window_gpu_state"] = window.states[device].to_dict()
     return provenance
