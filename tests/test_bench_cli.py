@@ -35,7 +35,7 @@ def test_cpu_run_is_loud_and_writes_results(tmp_path: Path, capsys: pytest.Captu
     assert val.provenance["settings"]["tiny_cpu_run"] is True
     e2e = [r for r in val.records if r.component == "end_to_end"]
     assert e2e and e2e[0].extra["host_energy_estimated"] is True
-    assert "cpu_energy_j" in e2e[0].rounds and "gpu_energy_j" not in e2e[0].rounds
+    assert "host_energy_j" in e2e[0].rounds and "gpu_energy_j" not in e2e[0].rounds
     steps = load_results(out / "steps.json").by_id()
     assert "steps/wan2.1-t2v-1.3b-tiny/32x48x9-s1/denoise_loop" in steps
     # a second command adds to the same files and skips what is there

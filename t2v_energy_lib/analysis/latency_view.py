@@ -1,7 +1,8 @@
 """The latency parts of the sweep claims, for results without GPU energy (a CPU run of a tiny model).
 
-A CPU run (``t2v-energy characterize`` on a machine without a GPU) stores ``latency_s`` and host
-``cpu_energy_j`` / ``ram_energy_j`` (usually ESTIMATED: CPU TDP x utilisation, not RAPL), but no
+A CPU run (``t2v-energy characterize`` on a machine without a GPU, or the pytest ``energy`` fixture without
+NVML) stores ``latency_s`` and host ``host_energy_j`` (CPU + RAM; older CLI files stored ``cpu_energy_j`` and
+``ram_energy_j``, summed on read; usually ESTIMATED: CPU TDP x utilisation, not RAPL), but no
 ``gpu_energy_j``. The study's claims are about GPU energy *and* latency; here only their latency criteria are
 run (same thresholds, same measured points), and host energy is carried along for plotting, never fitted and
 never judged. Every verdict of this module describes the tiny model on the CPU, not the study's models.
@@ -18,6 +19,7 @@ from t2v_energy_lib.analysis.claim import ClaimResult
 from t2v_energy_lib.analysis.fits import fit_linear, max_relative_deviation
 from t2v_energy_lib.analysis.points import (
     ENERGY_KEY,
+    HOST_ENERGY_KEY,
     LATENCY_KEY,
     PER_VIDEO_SOURCES,
     STEPS_SOURCES,
@@ -45,7 +47,6 @@ from t2v_energy_lib.analysis.sweeps import (
 )
 from t2v_energy_lib.errors import FitError, MissingResultsError
 
-HOST_KEYS = ("cpu_energy_j", "ram_energy_j")
 #: What every latency-only verdict says about itself.
 SCOPE_NOTE = "latency part only: GPU energy not measured on this run (CPU run of a tiny model)"
 
@@ -68,11 +69,9 @@ def host_energy_is_estimated(record: Any) -> bool:
 
 
 def _host_values(record: Any) -> tuple[float, ...] | None:
-    rounds = record.rounds or {}
-    if not all(rounds.get(k) for k in HOST_KEYS):
+    if not (record.rounds or {}).get(HOST_ENERGY_KEY):
         return None
-    cpu, ram = (per_video_values(record, k) for k in HOST_KEYS)
-    return tuple(c + r for c, r in zip(cpu, ram, strict=True))
+    return per_video_values(record, HOST_ENERGY_KEY)
 
 
 def latency_points(

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import FitError, MissingResultsError
+from t2v_energy_lib.results.quantities import GPU_ENERGY, HOST_ENERGY, LATENCY
 
-ENERGY_KEY = "gpu_energy_j"
-LATENCY_KEY = "latency_s"
+ENERGY_KEY = GPU_ENERGY.key
+LATENCY_KEY = LATENCY.key
+HOST_ENERGY_KEY = HOST_ENERGY.key
 
 #: Per-video sources, most direct first: a whole measured generation, parts composed into one, or the
 #: denoiser's per-step figures times the step count (which leaves out text encoding and decoding).

@@ -29,6 +29,7 @@ from t2v_energy_lib.analysis.points import (
     require_records,
 )
 from t2v_energy_lib.errors import FitError, UnknownModelError
+from t2v_energy_lib.results.quantities import GPU_ENERGY_ABOVE_IDLE
 from t2v_energy_lib.scaleout.context_parallel import COMPONENT, SUITE, size_label
 from t2v_energy_lib.scaleout.efficiency import efficiency_from_records
 
@@ -39,7 +40,7 @@ WORK_KEYS = ("height", "width", "num_frames", "guidance_scale")
 SIZE_KEYS = ("height", "width", "num_frames")
 #: Settings a reference should share with the parallel run when several references match the work.
 PREFERRED_KEYS = ("attention_backend", "dtype")
-ABOVE_IDLE_KEY = "gpu_energy_above_idle_j"
+ABOVE_IDLE_KEY = GPU_ENERGY_ABOVE_IDLE.key
 #: Claim: context parallelism keeps at least this parallel efficiency on every parallel record.
 EFFICIENCY_MIN = 0.75
 #: Claim: the parallel step's GPU energy (summed over GPUs) exceeds one GPU's by at most this fraction.

@@ -13,6 +13,7 @@ from typing import Any
 
 from t2v_energy_lib.bench.compose import Quantities, means, shares, subtract
 from t2v_energy_lib.results.machine import gpu_uuids, on_other_gpus
+from t2v_energy_lib.results.quantities import GPU_ENERGY, LATENCY
 from t2v_energy_lib.results.schema import ResultRecord
 
 
@@ -54,8 +55,8 @@ def video_breakdown(
             pieces["rest"] = {q: max(0.0, v) for q, v in rest.items()}
     breakdown: dict[str, Any] = {
         "parts": pieces,
-        "share_of_latency": shares(pieces, "latency_s"),
-        "share_of_gpu_energy": shares(pieces, "gpu_energy_j"),
+        "share_of_latency": shares(pieces, LATENCY.key),
+        "share_of_gpu_energy": shares(pieces, GPU_ENERGY.key),
         "host_energy_estimated": bool(text.extra.get("host_energy_estimated", False)),
         "rest_measured": "rest" in pieces,
     }

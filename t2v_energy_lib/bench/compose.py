@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from t2v_energy_lib.results.quantities import GPU_ENERGY, LATENCY
+
 Quantities = dict[str, float]
 
 
@@ -137,7 +139,7 @@ class CompositionCheck:
 
 def composition_checks(
     points: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]],
-    quantities: Sequence[str] = ("latency_s", "gpu_energy_j"),
+    quantities: Sequence[str] = (LATENCY.key, GPU_ENERGY.key),
 ) -> list[CompositionCheck]:
     """Leave-one-out check of the composition method on complete generations.
 

@@ -9,6 +9,7 @@ from typing import Any
 from t2v_energy_lib.bench.compose import Quantities
 from t2v_energy_lib.bench.measure import Series
 from t2v_energy_lib.bench.scenarios import Scenario
+from t2v_energy_lib.results.quantities import sign_problem, unit_of
 from t2v_energy_lib.results.schema import ResultRecord
 
 # Components of one shape that do not depend on the step count (reusable across suites and step counts).
@@ -55,7 +56,7 @@ def composed_record(
     Args:
         parts: Part name -> record id it came from.
     """
-    rounds = {q: [v] for q, v in values.items() if not (q.endswith("_j") and "above_idle" not in q and v < 0)}
+    rounds = {q: [v] for q, v in values.items() if not (unit_of(q) == "J" and sign_problem(q, v))}
     return ResultRecord(
         id=scenario.record_id(component),
         suite=scenario.suite,

@@ -42,6 +42,7 @@ from t2v_energy_lib.energy.gpu_meter import GpuMeter
 from t2v_energy_lib.energy.measurements import GpuWindow
 from t2v_energy_lib.errors import GpuUnavailableError, T2VEnergyError
 from t2v_energy_lib.results import collect_provenance
+from t2v_energy_lib.results.quantities import GPU_ENERGY, GPU_ENERGY_ABOVE_IDLE, LATENCY, SAMPLED_GPU_ENERGY
 from t2v_energy_lib.results.storage import atomic_write_text
 
 SUITE = "reference"
@@ -73,9 +74,9 @@ def _window_record(
     if w.sampled_energy_j is None:
         raise ValueError(f"window {w.key!r} has no sampled energy; measure it with compare_sources=True")
     counter_j, sampled_j = w.gpu_energy_j[device], w.sampled_energy_j[device]
-    rounds = {"latency_s": [w.duration_s], "gpu_energy_j": [counter_j], "sampled_gpu_energy_j": [sampled_j]}
+    rounds = {LATENCY.key: [w.duration_s], GPU_ENERGY.key: [counter_j], SAMPLED_GPU_ENERGY.key: [sampled_j]}
     if w.gpu_energy_above_idle_j is not None:
-        rounds["gpu_energy_above_idle_j"] = [w.gpu_energy_above_idle_j[device]]
+        rounds[GPU_ENERGY_ABOVE_IDLE.key] = [w.gpu_energy_above_idle_j[device]]
     return {
         "id": record_id,
         "suite": SUITE,

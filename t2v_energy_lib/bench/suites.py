@@ -25,14 +25,15 @@ from t2v_energy_lib.bench.compose import (
 from t2v_energy_lib.bench.measure import Series
 from t2v_energy_lib.bench.runner import Characterizer, SuiteOutcome
 from t2v_energy_lib.bench.scenarios import Scenario
+from t2v_energy_lib.results.quantities import GPU_ENERGY, LATENCY
 from t2v_energy_lib.results.storage import ResultWriter
 
 
 def _fmt(record: Any) -> str:
     m = means(record.rounds)
-    e = m.get("gpu_energy_j")
+    e = m.get(GPU_ENERGY.key)
     e_text = f", {e:.1f} J" if e is not None else ""
-    return f"{m['latency_s']:.4g} s{e_text}"
+    return f"{m[LATENCY.key]:.4g} s{e_text}"
 
 
 def parts(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> tuple[Any, Any, Any]:
@@ -69,7 +70,7 @@ def validation_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> s
         "rest_definition": "end_to_end mean - (text_encoder + S x denoiser_step + vae_decode)",
     }
     ch.composed(sc, writer, text, step, vae, extra)
-    rel = ", ".join(f"{q} {v:+.2%}" for q, v in diff.items() if q in ("latency_s", "gpu_energy_j"))
+    rel = ", ".join(f"{q} {v:+.2%}" for q, v in diff.items() if q in (LATENCY.key, GPU_ENERGY.key))
     return f"video measured {_fmt(e2e)}; composed vs measured: {rel}"
 
 
@@ -82,7 +83,7 @@ def cross_model_point(ch: Characterizer, sc: Scenario, writer: ResultWriter) -> 
     text, step, vae = parts(ch, sc, writer)
     video = ch.composed(sc, writer, text, step, vae)
     info = [f"video (composed) {_fmt(video)}"]
-    e2e = _end_to_end(ch, sc, writer, means(video.rounds)["latency_s"])
+    e2e = _end_to_end(ch, sc, writer, means(video.rounds)[LATENCY.key])
     if e2e is not None:
         info.append(f"measured {_fmt(e2e)}")
     pieces, breakdown = video_breakdown(text, step, vae, sc.settings.num_inference_steps, video, e2e)
@@ -261,6 +262,6 @@ def cross_model_done(ch: Characterizer, sc: Scenario) -> tuple[str, ...]:
     if ch.options.profile_ops and sc.label == "defaults":
         needed.append("operator_profile")
     composed = ch.writer("cross_model").result_file().by_id().get(sc.record_id("composed"))
-    if composed is not None and means(composed.rounds)["latency_s"] <= ch.options.e2e_max_s:
+    if composed is not None and means(composed.rounds)[LATENCY.key] <= ch.options.e2e_max_s:
         needed.append("end_to_end")
     return tuple(needed)

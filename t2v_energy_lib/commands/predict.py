@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from t2v_energy_lib.results.quantities import GPU_ENERGY, GPU_ENERGY_ABOVE_IDLE
+
 #: Nominal average board power used with the study's constants when no fit is given: the middle of the
 #: 590-693 W average the study reported on H100 (its published figure, not our measurement). Units: W.
 STUDY_NOMINAL_POWER_W = 640.0
@@ -29,7 +31,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--fit", help="result file or folder: fit predictors on its denoiser_step records")
     p.add_argument(
-        "--energy-key", default="gpu_energy_j", help="energy rounds to fit (or gpu_energy_above_idle_j)"
+        "--energy-key",
+        default=GPU_ENERGY.key,
+        help=f"energy rounds to fit (or {GPU_ENERGY_ABOVE_IDLE.key})",
     )
     p.add_argument(
         "--valid-text-tokens", type=int, help="Mochi: prompt tokens kept in attention (default: 256)"

@@ -22,6 +22,7 @@ from t2v_energy_lib.analysis.latency_view import (
 )
 from t2v_energy_lib.errors import FitError
 from t2v_energy_lib.report import fmt, latency_plots, plots
+from t2v_energy_lib.results.quantities import HOST_ENERGY
 
 NO_GPU = "GPU energy not measured on this run: CPU run of the tiny model"
 ESTIMATE_METHOD = (
@@ -49,7 +50,7 @@ def _slug(text: str) -> str:
 
 def host_energy_status(rf: Any) -> str:
     """How the run's host energy was obtained: ``ESTIMATED (no RAPL)``, ``RAPL`` or ``not measured``."""
-    with_host = [r for r in rf.records if (r.rounds or {}).get("cpu_energy_j")]
+    with_host = [r for r in rf.records if (r.rounds or {}).get(HOST_ENERGY.key)]
     if not with_host:
         return "not measured"
     return latency_plots.ESTIMATED_LABEL if any(host_energy_is_estimated(r) for r in with_host) else "RAPL"

@@ -10,6 +10,7 @@ from t2v_energy_lib.analysis.claims import CLAIM_STATEMENTS
 from t2v_energy_lib.report import fmt
 from t2v_energy_lib.report.published import DIFFERENCE_NOTES, PUBLISHED_MAPE, SOURCE, published_for
 from t2v_energy_lib.results.machine import on_other_gpus
+from t2v_energy_lib.results.quantities import GPU_ENERGY, LATENCY
 from t2v_energy_lib.units import j_to_wh
 
 FIT_HEADERS = ("claim", "model [fixed settings]", "quantity", "holds", "R^2", "fit / figure", "p")
@@ -248,8 +249,8 @@ def complete_generation_table(records: Any) -> str:
             continue
         step = by_id.get(r.id.rsplit("/", 1)[0] + "/denoiser_step")
         same_gpu = "yes" if step is None or not on_other_gpus(r, step) else "no"
-        cells = [r.model, r.id.split("/")[2], str(len(r.rounds["latency_s"])), same_gpu]
-        for q, unit in (("latency_s", 1.0), ("gpu_energy_j", 3600.0)):
+        cells = [r.model, r.id.split("/")[2], str(len(r.rounds[LATENCY.key])), same_gpu]
+        for q, unit in ((LATENCY.key, 1.0), (GPU_ENERGY.key, 3600.0)):
             measured = sum(r.rounds[q]) / len(r.rounds[q])
             built = sum(composed.rounds[q]) / len(composed.rounds[q])
             cells += [fmt.num(measured / unit), fmt.num(built / unit), fmt.pct(built / measured - 1.0)]

@@ -24,14 +24,12 @@ from typing import Any
 
 from t2v_energy_lib.errors import HardwareMismatchError
 from t2v_energy_lib.results.provenance import hardware_differences, version_changes
+from t2v_energy_lib.results.quantities import gate_metrics
 from t2v_energy_lib.results.schema import ResultFile, ResultRecord
 from t2v_energy_lib.results.stats import ratio_test, summarize
 
-METRICS: Mapping[str, str] = {
-    "energy": "gpu_energy_j",
-    "latency": "latency_s",
-    "energy_above_idle": "gpu_energy_above_idle_j",
-}
+#: Gate metric name -> rounds key, derived from the declared quantities (:mod:`.quantities`).
+METRICS: Mapping[str, str] = gate_metrics()
 VERDICTS = ("regression", "improvement", "unchanged", "no-noise-estimate")
 OVERRIDE_HINT = (
     "allow_hardware_mismatch=True (CLI: --allow-hardware-mismatch; pytest: --energy-allow-hardware-mismatch)"

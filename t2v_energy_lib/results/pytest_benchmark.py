@@ -8,8 +8,9 @@ Mapping (pytest-benchmark's documented format):
 - ``stats.data`` (per-iteration seconds) -> ``rounds["latency_s"]``. Files saved without data keep only the
   mean: one round, so comparisons flag "no noise estimate" (``extra["summary_only"] = True``).
 - ``extra_info`` energy keys written by the t2v-energy plugin (``energy_gpu_j_rounds``,
-  ``energy_gpu_above_idle_j_rounds``), or plain ``gpu_energy_j`` / ``gpu_energy_above_idle_j`` (a list of
-  per-round J, or one number) -> ``rounds["gpu_energy_j"]`` / ``rounds["gpu_energy_above_idle_j"]``; other
+  ``energy_gpu_above_idle_j_rounds``, ``host_energy_j_rounds``: each quantity's ``extra_info_key`` in
+  :mod:`.quantities`), or the plain rounds keys ``gpu_energy_j`` / ``gpu_energy_above_idle_j`` /
+  ``host_energy_j`` (a list of per-round J, or one number) -> the rounds of that quantity; other
   ``extra_info`` keys -> ``extra``. With ``extra_info["units_per_round"]`` (e.g. denoising steps per round)
   latency and energy are divided by it, so rounds are per unit of work as in the project's own files; the
   plugin's ``result_id``, ``suite`` and ``component`` become the record's id, suite and component.
@@ -25,14 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import BaselineFormatError
+from t2v_energy_lib.results.quantities import LATENCY, extra_info_keys
 from t2v_energy_lib.results.schema import RecordProblem, ResultFile, ResultRecord
 
-ENERGY_KEYS = {
-    "energy_gpu_j_rounds": "gpu_energy_j",
-    "energy_gpu_above_idle_j_rounds": "gpu_energy_above_idle_j",
-    "gpu_energy_j": "gpu_energy_j",
-    "gpu_energy_above_idle_j": "gpu_energy_above_idle_j",
-}
+#: ``extra_info`` key -> rounds key: the fixture's keys first, then the plain rounds keys.
+ENERGY_KEYS = {**extra_info_keys(), **{key: key for key in extra_info_keys().values()}}
 PROVENANCE_KEY = "t2v_energy"
 
 
@@ -96,7 +94,7 @@ def _record(bench: Any) -> ResultRecord:
         extra.update(summary_only=True, pytest_benchmark_rounds=stats.get("rounds"))
     else:
         raise RecordProblem("has neither 'stats.data' nor 'stats.mean'")
-    rounds: dict[str, tuple[float, ...]] = {"latency_s": latency}
+    rounds: dict[str, tuple[float, ...]] = {LATENCY.key: latency}
     for key, rounds_key in ENERGY_KEYS.items():
         if extra_info.get(key) is not None and rounds_key not in rounds:
             rounds[rounds_key] = _energy_rounds(extra_info.pop(key))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import BaselineFormatError
+from t2v_energy_lib.results.quantities import migrate_rounds, sign_problem
 
 SCHEMA = "t2v-energy.results"
 SCHEMA_VERSION = 1
@@ -37,11 +38,6 @@ class RecordProblem(BaselineFormatError):
 def _copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A shallow copy, so later changes to the caller's dict do not reach the record (stays picklable)."""
     return dict(mapping)
-
-
-def _is_energy_key(key: str) -> bool:
-    """Energies must be >= 0; energy above idle may dip below zero by meter noise, so it is exempt."""
-    return key.endswith("_j") and "above_idle" not in key
 
 
 def _check_rounds(rounds: Any) -> dict[str, tuple[float, ...]]:
@@ -61,10 +57,9 @@ def _check_rounds(rounds: Any) -> dict[str, tuple[float, ...]]:
                 raise RecordProblem(f"rounds[{key!r}][{i}] is {type(value).__name__}, not a number")
             if not math.isfinite(value):
                 raise RecordProblem(f"rounds[{key!r}][{i}] is {value!r}; rounds must be finite numbers")
-            if _is_energy_key(key) and value < 0:
-                raise RecordProblem(f"rounds[{key!r}][{i}] is negative ({value!r}); energies must be >= 0 J")
-            if key.endswith("_s") and value < 0:
-                raise RecordProblem(f"rounds[{key!r}][{i}] is negative ({value!r}); durations must be >= 0 s")
+            problem = sign_problem(key, value)
+            if problem is not None:
+                raise RecordProblem(f"rounds[{key!r}][{i}] {problem}")
         out[key] = tuple(float(v) for v in values)
     return out
 
@@ -80,7 +75,8 @@ class ResultRecord:
         component: What was measured (``"denoiser_step"``, ``"vae_decode"``, ``"end_to_end"``).
         settings: The exact settings of the run (height, width, frames, steps, guidance, dtype...).
         rounds: Quantity name -> raw per-round values, each per unit of work. Keys carry their unit
-            (``latency_s`` in s, ``gpu_energy_j`` and ``gpu_energy_above_idle_j`` in J).
+            (``latency_s`` in s, ``gpu_energy_j`` and ``gpu_energy_above_idle_j`` in J); the known ones and
+            their sign rules are declared in :mod:`t2v_energy_lib.results.quantities`.
         units_per_round: How many units of work one round covered (values are already divided by it).
         extra: Free context: token length, peak memory, flags ``composed`` / ``estimated``.
         machine_state: GPU state sampled around the record (clocks, temperature, throttle reasons).
@@ -136,7 +132,7 @@ class ResultRecord:
 
     @classmethod
     def from_dict(cls, data: Any) -> ResultRecord:
-        """Build and validate a record from its dict form.
+        """Build and validate a record from its dict form (legacy rounds migrated: see ``migrate_rounds``).
 
         Raises:
             BaselineFormatError: A key is missing or mistyped, or a round is NaN or a negative energy.
@@ -152,7 +148,7 @@ class ResultRecord:
             model=data["model"],
             component=data["component"],
             settings=data["settings"],
-            rounds=data["rounds"],
+            rounds=migrate_rounds(data["rounds"]) if isinstance(data["rounds"], Mapping) else data["rounds"],
             units_per_round=data.get("units_per_round", 1),
             extra=data.get("extra", {}),
             machine_state=data.get("machine_state", {}),

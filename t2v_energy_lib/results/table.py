@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from t2v_energy_lib.results.quantities import unit_of
+
 if TYPE_CHECKING:
     from t2v_energy_lib.results.compare import Comparison, ComparisonRow
 
 HEADERS = ("test id", "metric", "baseline", "current", "ratio", "ci", "p", "thr", "verdict", "flags")
-_UNITS = {"gpu_energy_j": "J", "gpu_energy_above_idle_j": "J", "latency_s": "s"}
 
 
 def _num(value: float) -> str:
@@ -17,7 +18,7 @@ def _num(value: float) -> str:
 
 
 def _cells(row: ComparisonRow) -> tuple[str, ...]:
-    unit = _UNITS.get(row.rounds_key, "")
+    unit = unit_of(row.rounds_key)
     ci = "-" if math.isnan(row.ci_low) else f"[{row.ci_low:.4f}, {row.ci_high:.4f}]"
     p = "-" if math.isnan(row.p_value) else f"{row.p_value:.2g}"
     return (

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from t2v_energy_lib.errors import FitError
+from t2v_energy_lib.results.quantities import GPU_ENERGY, LATENCY
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _median_round(record: Any, key: str) -> float:
 
 
 def efficiency_from_records(
-    reference: Any, parallel: Any, energy_key: str = "gpu_energy_j"
+    reference: Any, parallel: Any, energy_key: str = GPU_ENERGY.key
 ) -> ScalingEfficiency:
     """Scaling efficiency from two ``ResultRecord``s of :mod:`.context_parallel` (medians of their rounds).
 
@@ -183,9 +184,9 @@ def efficiency_from_records(
     if reference.model != parallel.model:
         raise FitError(f"models differ: {reference.model!r} vs {parallel.model!r}")
     return scaling_efficiency(
-        t1_s=_median_round(reference, "latency_s"),
+        t1_s=_median_round(reference, LATENCY.key),
         e1_j=_median_round(reference, energy_key),
-        tn_s=_median_round(parallel, "latency_s"),
+        tn_s=_median_round(parallel, LATENCY.key),
         en_j=_median_round(parallel, energy_key),
         n_devices=n_par,
     )
