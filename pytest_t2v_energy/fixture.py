@@ -20,8 +20,11 @@ Rejected alternatives: opening the window inside the timed function puts NVML re
 latency; timing rounds ourselves and feeding pytest-benchmark's ``Stats`` is not a public API; calling
 ``pedantic`` once per round is impossible (the fixture may be used only once per test).
 
-Per-round energies go to ``benchmark.extra_info`` under the keys listed in :data:`EXTRA_KEYS`; raw floats,
-never rounded. With ``--benchmark-disable`` the function runs once and nothing is measured.
+The record is built by the library's one builder (:mod:`t2v_energy_lib.results.record_builder`, through
+:func:`pytest_t2v_energy.session.build_record`) from the round windows and pytest-benchmark's timings;
+``benchmark.extra_info`` is then filled from that record and the raw per-round values (the keys listed in
+:data:`EXTRA_KEYS`; a quantity's key is its ``extra_info_key`` in :mod:`t2v_energy_lib.results.quantities`);
+raw floats, never rounded. With ``--benchmark-disable`` the function runs once and nothing is measured.
 """
 
 from __future__ import annotations
@@ -124,35 +127,42 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def energy_extra_info(measurements: Sequence[Any], units_per_round: int, description: str) -> dict[str, Any]:
-    """The ``extra_info`` entries for one benchmark's measured rounds (raw per-round values, not per unit).
+_CONTEXT_KEYS = (
+    "energy_meter",
+    "energy_source",
+    "short_windows",
+    "host_energy_estimated",
+    "host_energy_method",
+)
+
+
+def energy_extra_info(record: Any, raw_rounds: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """The ``extra_info`` entries of one benchmark, from its record and its raw per-round values.
 
     Args:
-        measurements: One :class:`~t2v_energy_lib.energy.Measurement` per round.
-        units_per_round: Units of work per round (stored, not applied).
-        description: The meter's description (what is measured, what is estimated).
+        record: The benchmark's :class:`~t2v_energy_lib.results.ResultRecord` (values per unit of work).
+        raw_rounds: The rounds before division by ``units_per_round``
+            (:func:`~t2v_energy_lib.results.record_builder.window_rounds`): ``extra_info`` keeps raw
+            per-round values and the unit count, as pytest-benchmark users read them.
     """
-    info: dict[str, Any] = {"units_per_round": units_per_round, "energy_meter": description}
-    gpus = [m.gpu for m in measurements if m.gpu is not None]
-    if len(gpus) == len(measurements) and gpus:
-        gpu_j = [g.total_gpu_energy_j for g in gpus]
-        stats = _stats(gpu_j)
-        info["energy_gpu_j_rounds"] = gpu_j
+    from t2v_energy_lib.results.quantities import GPU_ENERGY, QUANTITIES
+
+    info: dict[str, Any] = {"units_per_round": record.units_per_round}
+    for quantity in QUANTITIES:
+        if quantity.extra_info_key and quantity.key in raw_rounds:
+            info[quantity.extra_info_key] = list(raw_rounds[quantity.key])
+    if GPU_ENERGY.key in raw_rounds:
+        stats = _stats(raw_rounds[GPU_ENERGY.key])
         info.update({f"energy_gpu_j_{name}": value for name, value in stats.items()})
-        above = [g.total_gpu_energy_above_idle_j for g in gpus]
-        if all(value is not None for value in above):
-            info["energy_gpu_above_idle_j_rounds"] = above
-        info["energy_source"] = "+".join(sorted({g.source for g in gpus}))
-        info["short_windows"] = sum(bool(g.short_window) for g in gpus)
-        info["machine_state"] = {str(dev): state.to_dict() for dev, state in gpus[-1].states.items()}
-    else:
-        info["energy_source"] = "host"
-        info["short_windows"] = 0
-        info["machine_state"] = {}
-    hosts = [m.host for m in measurements]
-    info["host_energy_j_rounds"] = [h.cpu_energy_j + h.ram_energy_j for h in hosts]
-    info["host_energy_estimated"] = any(h.estimated for h in hosts)
-    info["host_energy_method"] = hosts[-1].method
+    info.update({key: record.extra[key] for key in _CONTEXT_KEYS if key in record.extra})
+    info["machine_state"] = dict(record.machine_state)
+    info.update(
+        result_id=record.id,
+        suite=record.suite,
+        model=record.model,
+        component=record.component,
+        settings=dict(record.settings),  # pytest-benchmark cannot serialise dataclass params
+    )
     return info
 
 
@@ -185,11 +195,6 @@ def settings_id(settings: Any) -> str:
         h, w, f, s = (pairs[key] for key in _SHAPE_KEYS)
         return f"{h}x{w}x{f}-s{s}"
     return ",".join(f"{k}={pairs[k]}" for k in sorted(pairs)) or "default"
-
-
-def per_unit(values: Sequence[float], units_per_round: int) -> tuple[float, ...]:
-    """Per-round values divided by the units of work per round (for the result file)."""
-    return tuple(v / units_per_round for v in values)
 
 
 def check_rounds_match(latency_s: Sequence[float], measurements: Sequence[Any], rounds: int) -> None:
@@ -233,8 +238,9 @@ class EnergyFixture:
     Args:
         benchmark: pytest-benchmark's fixture of this test.
         meter: An :class:`~t2v_energy_lib.energy.EnergyMeter` (or a fake with the same window API).
-        record: Called with ``(extra_info, latency_s, metadata)`` after the rounds; stores and returns the
-            result record (the plugin passes :meth:`pytest_t2v_energy.session.EnergySession.add_benchmark`).
+        record: Called with ``(measurements, latency_s, metadata)`` after the rounds; builds, stores and
+            returns the result record (the plugin passes
+            :meth:`pytest_t2v_energy.session.EnergySession.add_benchmark`).
         test_id: The test's node id (default record id, window key).
         test_name: The test's name (default component).
     """
@@ -303,22 +309,18 @@ class EnergyFixture:
             windows.abandon()
         latency_s = list(self.benchmark.stats.stats.data)
         check_rounds_match(latency_s, windows.measurements, rounds)
-        description = str(getattr(self.meter, "description", type(self.meter).__name__))
-        info = energy_extra_info(windows.measurements, units_per_round, description)
-        self.benchmark.extra_info.update(info)
+        from t2v_energy_lib.results.record_builder import window_rounds
+
         metadata = {
             "suite": suite,
             "model": model,
             "component": component,
             "settings": settings,
             "record_id": record_id,
+            "units_per_round": units_per_round,
+            "energy_meter": str(getattr(self.meter, "description", type(self.meter).__name__)),
         }
-        record = self._record(info, latency_s, metadata)
-        self.benchmark.extra_info.update(
-            result_id=record.id,
-            suite=record.suite,
-            model=record.model,
-            component=record.component,
-            settings=dict(record.settings),  # pytest-benchmark cannot serialise dataclass params
-        )
+        record = self._record(windows.measurements, latency_s, metadata)
+        raw = window_rounds(windows.measurements, latency_s)
+        self.benchmark.extra_info.update(energy_extra_info(record, raw))
         return result

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_t2v_energy.fixture import per_unit, settings_id, settings_mapping
+from pytest_t2v_energy.fixture import settings_id, settings_mapping
 from pytest_t2v_energy.gpu_probe import GpuProbe, probe_gpus
 from pytest_t2v_energy.xdist import (
     XDIST_REPORT_KEY,
@@ -224,7 +224,7 @@ class EnergySession:
         self,
         test_id: str,
         test_name: str,
-        info: Mapping[str, Any],
+        measurements: Sequence[Any],
         latency_s: Sequence[float],
         metadata: Mapping[str, Any],
     ) -> Any:
@@ -236,7 +236,7 @@ class EnergySession:
         Raises:
             ValueError: Another test of this session produced the same record id.
         """
-        record = build_record(test_id, test_name, info, latency_s, metadata)
+        record = build_record(test_id, test_name, measurements, latency_s, metadata)
         if record.id in self.records:
             raise ValueError(
                 f"result record id {record.id!r} was already produced by {self.record_tests[record.id]} in "
@@ -244,7 +244,7 @@ class EnergySession:
             )
         self.records[record.id] = record
         self.record_tests[record.id] = test_id
-        self.short_windows += int(info.get("short_windows", 0))
+        self.short_windows += int(record.extra.get("short_windows", 0))
         if self.options.results_path is not None:
             self.writer().add(record)
         return record
@@ -407,18 +407,18 @@ def _improvement_line(comparison: Any) -> str:
 def build_record(
     test_id: str,
     test_name: str,
-    info: Mapping[str, Any],
+    measurements: Sequence[Any],
     latency_s: Sequence[float],
     metadata: Mapping[str, Any],
 ) -> Any:
     """A :class:`~t2v_energy_lib.results.ResultRecord` of one ``energy`` benchmark (values per unit of work).
 
-    Rounds: ``latency_s`` (pytest-benchmark's own timings), ``gpu_energy_j``, ``gpu_energy_above_idle_j``
-    (with an idle baseline), ``host_energy_j`` (flagged ``host_energy_estimated`` in ``extra`` when so).
+    The library's one builder (:func:`~t2v_energy_lib.results.record_builder.record_from_windows`) over the
+    round windows, with pytest-benchmark's own timings as ``latency_s``; here only the id, suite, model and
+    component defaults of a test.
     """
-    from t2v_energy_lib.results import ResultRecord
+    from t2v_energy_lib.results.record_builder import record_from_windows
 
-    units = int(info["units_per_round"])
     suite = metadata.get("suite") or "pytest"
     model = metadata.get("model") or "unknown"
     component = metadata.get("component") or test_name
@@ -427,30 +427,14 @@ def build_record(
     if not record_id:
         named = all(metadata.get(k) for k in ("suite", "model", "component"))
         record_id = f"{suite}/{model}/{settings_id(settings)}/{component}" if named else test_id
-    rounds = {"latency_s": per_unit(latency_s, units)}
-    for key, info_key in (
-        ("gpu_energy_j", "energy_gpu_j_rounds"),
-        ("gpu_energy_above_idle_j", "energy_gpu_above_idle_j_rounds"),
-        ("host_energy_j", "host_energy_j_rounds"),
-    ):
-        if info_key in info:
-            rounds[key] = per_unit(info[info_key], units)
-    extra = {
-        "test": test_id,
-        "energy_source": info["energy_source"],
-        "short_windows": info["short_windows"],
-        "host_energy_estimated": info["host_energy_estimated"],
-        "host_energy_method": info["host_energy_method"],
-        "energy_meter": info["energy_meter"],
-    }
-    return ResultRecord(
-        id=record_id,
+    return record_from_windows(
+        record_id=record_id,
         suite=suite,
         model=model,
         component=component,
         settings=settings_mapping(settings),
-        rounds=rounds,
-        units_per_round=units,
-        extra=extra,
-        machine_state=info.get("machine_state", {}),
+        measurements=measurements,
+        units_per_round=int(metadata.get("units_per_round", 1)),
+        latency_s=latency_s,
+        extra={"test": test_id, "energy_meter": str(metadata.get("energy_meter", ""))},
     )

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 import torch
+from synthetic_windows import synthetic_window  # tests/ is on sys.path (no tests/__init__.py)
 
 from t2v_energy_lib.bench.api import characterize
 from t2v_energy_lib.bench.compose import means
 from t2v_energy_lib.bench.measure import MeasureConfig
-from t2v_energy_lib.bench.metering import Reading
 from t2v_energy_lib.bench.runner import RunOptions
+from t2v_energy_lib.energy import Measurement
 from t2v_energy_lib.results.storage import load_results
 
 SYNTHETIC_POWER_W = 100.0
@@ -37,22 +38,20 @@ FAST = MeasureConfig(
 class FakeMeter:
     """Wall-clock windows with synthetic GPU energy (100 W x duration)."""
 
-    has_gpu = True
+    gpu = None  # asks for no power timeline
 
     def __init__(self) -> None:
         self.open: dict[str, float] = {}
         self.windows = 0
 
-    def begin(self, key: str) -> None:
+    def begin_window(self, key: str) -> None:
         assert key not in self.open, f"window {key} opened twice"
         self.open[key] = time.perf_counter()
 
-    def end(self, key: str) -> Reading:
+    def end_window(self, key: str) -> Measurement:
         d = time.perf_counter() - self.open.pop(key)
         self.windows += 1
-        return Reading(
-            key=key, duration_s=d, gpu_energy_j=SYNTHETIC_POWER_W * d, gpu_energy_above_idle_j=50 * d
-        )
+        return synthetic_window(key, d, gpu_j=SYNTHETIC_POWER_W * d, above_idle_j=50 * d)
 
 
 class FakeVae:

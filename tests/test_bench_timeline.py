@@ -12,11 +12,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from synthetic_windows import synthetic_window  # tests/ is on sys.path (no tests/__init__.py)
 
 from t2v_energy_lib.analysis.synthetic import SyntheticKnobs, synthetic_theory, write_synthetic_results
 from t2v_energy_lib.bench.measure import MeasureConfig, ShapeMeasurer
-from t2v_energy_lib.bench.metering import EnergyMeterAdapter, Reading, WallClockMeter
-from t2v_energy_lib.energy import EnergyMeter, FakeBackend, FakeClock, FakeDevice, GpuMeter
+from t2v_energy_lib.energy import EnergyMeter, FakeBackend, FakeClock, FakeDevice, GpuMeter, Measurement
 from t2v_energy_lib.report import write_report
 
 SYNTHETIC_POWER_W = 300.0
@@ -50,20 +50,21 @@ def _measure(meter: Any, clock: FakeClock | None) -> Any:
 
 
 @pytest.fixture
-def gpu_meter() -> tuple[EnergyMeterAdapter, FakeClock]:
+def gpu_meter() -> tuple[EnergyMeter, FakeClock]:
     clock = FakeClock()
     device = FakeDevice("GPU-00000000-0000-0000-0000-0000000000aa", lambda t: SYNTHETIC_POWER_W)
     gpu = GpuMeter(backend=FakeBackend(clock, [device]), clock=clock, sync=lambda: None)
-    return EnergyMeterAdapter(EnergyMeter(gpu), has_gpu=True), clock
+    return EnergyMeter(gpu), clock
 
 
 def test_first_denoiser_window_keeps_its_power_timeline(
-    gpu_meter: tuple[EnergyMeterAdapter, FakeClock],
+    gpu_meter: tuple[EnergyMeter, FakeClock],
 ) -> None:
     meter, clock = gpu_meter
     series = _measure(meter, clock)
-    first, *rest = series.readings
-    assert first.timeline is not None and all(r.timeline is None for r in rest), "only the first window"
+    first, *rest = series.windows
+    assert first.gpu.timeline is not None, "the first window keeps its power timeline"
+    assert all(r.gpu.timeline is None for r in rest), "only the first window"
     timeline = series.extra["timeline"]
     assert set(timeline) == {"0"} and series.extra["timeline_window"] == "denoiser#0"
     ts, power = timeline["0"]["timestamps_s"], timeline["0"]["power_w"]
@@ -75,31 +76,31 @@ def test_first_denoiser_window_keeps_its_power_timeline(
 
 
 def test_no_timeline_without_a_gpu() -> None:
-    series = _measure(WallClockMeter(), None)
+    series = _measure(EnergyMeter(None), None)
     assert "timeline" not in series.extra
-    assert all(r.timeline is None for r in series.readings)
+    assert all(r.gpu is None for r in series.windows)
 
 
-def test_a_gpu_meter_without_timeline_support_is_opened_as_before() -> None:
-    class PlainGpuMeter:  # begin(key) only, like the runner tests' fakes
-        has_gpu = True
+def test_a_meter_without_a_gpu_is_asked_for_no_timeline() -> None:
+    class PlainMeter:  # begin_window(key) only, like the runner tests' fakes
+        gpu = None
 
         def __init__(self) -> None:
             self.open: dict[str, float] = {}
 
-        def begin(self, key: str) -> None:
+        def begin_window(self, key: str) -> None:
             self.open[key] = time.perf_counter()
 
-        def end(self, key: str) -> Reading:
+        def end_window(self, key: str) -> Measurement:
             d = time.perf_counter() - self.open.pop(key)
-            return Reading(key=key, duration_s=d, gpu_energy_j=SYNTHETIC_POWER_W * d)
+            return synthetic_window(key, d, gpu_j=SYNTHETIC_POWER_W * d)
 
-    series = _measure(PlainGpuMeter(), None)
-    assert len(series.readings) == CONFIG.rounds and "timeline" not in series.extra
+    series = _measure(PlainMeter(), None)
+    assert len(series.windows) == CONFIG.rounds and "timeline" not in series.extra
 
 
 def test_the_report_draws_the_stored_timeline(
-    gpu_meter: tuple[EnergyMeterAdapter, FakeClock], tmp_path: Path
+    gpu_meter: tuple[EnergyMeter, FakeClock], tmp_path: Path
 ) -> None:
     meter, clock = gpu_meter
     series = _measure(meter, clock)

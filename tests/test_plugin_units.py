@@ -21,6 +21,7 @@ from pytest_t2v_energy.machine_info import machine_info_fields
 from pytest_t2v_energy.session import build_record
 from pytest_t2v_energy.xdist import enable_worker_benchmarks, refuse_under_xdist, xdist_role
 from t2v_energy_lib.energy import GpuState, GpuWindow, HostWindow, Measurement
+from t2v_energy_lib.results.record_builder import window_rounds
 
 
 def _state() -> GpuState:
@@ -105,9 +106,17 @@ def test_probe_on_this_machine_is_consistent() -> None:
         assert probe.names, "NVML worked, so at least one visible GPU must be named"
 
 
+def _extra_info(ms: list[Measurement], units_per_round: int, description: str) -> dict[str, Any]:
+    """What the fixture stores: the record through the one builder, then extra_info from it."""
+    metadata = {"units_per_round": units_per_round, "energy_meter": description}
+    latency_s = [0.5] * len(ms)
+    record = build_record("tests/x.py::t", "t", ms, latency_s, metadata)
+    return energy_extra_info(record, window_rounds(ms, latency_s))
+
+
 def test_extra_info_gpu_rounds() -> None:
     ms = [_measurement(2.0, 1.0), _measurement(4.0, 3.0, short=True), _measurement(3.0, 2.0)]
-    info = energy_extra_info(ms, units_per_round=5, description="synthetic")
+    info = _extra_info(ms, units_per_round=5, description="synthetic")
     assert info["energy_gpu_j_rounds"] == [2.0, 4.0, 3.0]
     assert info["energy_gpu_j_mean"] == pytest.approx(3.0)
     assert info["energy_gpu_j_median"] == 3.0
@@ -118,11 +127,13 @@ def test_extra_info_gpu_rounds() -> None:
     assert info["host_energy_j_rounds"] == [4.0, 4.0, 4.0]
     assert info["host_energy_estimated"] is True
     assert info["units_per_round"] == 5
+    assert info["energy_meter"] == "synthetic"
     assert info["machine_state"]["0"]["power_limit_w"] == 700.0
+    assert (info["result_id"], info["suite"], info["component"]) == ("tests/x.py::t", "pytest", "t")
 
 
 def test_extra_info_cpu_only_has_no_gpu_keys() -> None:
-    info = energy_extra_info([_measurement(None)], units_per_round=1, description="cpu")
+    info = _extra_info([_measurement(None)], units_per_round=1, description="cpu")
     assert "energy_gpu_j_rounds" not in info
     assert info["energy_source"] == "host"
     assert info["host_energy_j_rounds"] == [4.0]
@@ -190,9 +201,15 @@ def test_settings_id_matches_generation_settings_form() -> None:
 
 
 def test_build_record_divides_by_units() -> None:
-    info = energy_extra_info([_measurement(10.0, 6.0), _measurement(20.0, 16.0)], 10, "synthetic")
-    metadata: dict[str, Any] = {"suite": "s", "model": "m", "component": "c", "settings": {"n": 1}}
-    record = build_record("tests/x.py::t", "t", info, [1.0, 2.0], metadata)
+    ms = [_measurement(10.0, 6.0), _measurement(20.0, 16.0)]
+    metadata: dict[str, Any] = {
+        "suite": "s",
+        "model": "m",
+        "component": "c",
+        "settings": {"n": 1},
+        "units_per_round": 10,
+    }
+    record = build_record("tests/x.py::t", "t", ms, [1.0, 2.0], metadata)
     assert record.id == "s/m/n=1/c"
     assert record.rounds["latency_s"] == (0.1, 0.2)
     assert record.rounds["gpu_energy_j"] == (1.0, 2.0)
@@ -200,7 +217,7 @@ def test_build_record_divides_by_units() -> None:
     assert record.rounds["host_energy_j"] == (0.4, 0.4)
     assert record.units_per_round == 10
     assert record.extra["host_energy_estimated"] is True
-    unnamed = build_record("tests/x.py::t", "t", info, [1.0, 2.0], {})
+    unnamed = build_record("tests/x.py::t", "t", ms, [1.0, 2.0], {})
     assert (unnamed.id, unnamed.suite, unnamed.component) == ("tests/x.py::t", "pytest", "t")
 
 

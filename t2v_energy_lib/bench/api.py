@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from t2v_energy_lib.bench.metering import BenchMeter, auto_meter
 from t2v_energy_lib.bench.runner import Characterizer, RunOptions, SuiteOutcome
 from t2v_energy_lib.bench.scenarios import SUITES, parse_points, suite_scenarios
 from t2v_energy_lib.bench.suites import run_suite
+from t2v_energy_lib.energy import EnergyMeter
 from t2v_energy_lib.errors import InvalidSettingsError
 
 
@@ -19,7 +19,7 @@ def characterize(
     tiny: bool = False,
     model_ids: Sequence[str] | None = None,
     points: str | None = None,
-    meter: BenchMeter | None = None,
+    meter: EnergyMeter | None = None,
     provenance: dict[str, Any] | None = None,
     build: Callable[[str, str, str], Any] | None = None,
     log: Callable[[str], None] = print,
@@ -34,7 +34,8 @@ def characterize(
         model_ids: Cross-model suite: the models (default: every registered model).
         points: Point selection within each suite (``"0-5"``), see
             :func:`~t2v_energy_lib.bench.scenarios.parse_points`.
-        meter: The meter (default: the energy layer's meter for ``options.device``).
+        meter: The meter (default: ``EnergyMeter.for_device(options.device)``; tests pass fakes with its
+            window API).
         provenance: Provenance to store (default: ``collect_provenance`` with the run's settings).
         build: Pipeline builder (default: the models layer's ``build_pipeline``).
         log: Progress output.
@@ -53,7 +54,7 @@ def characterize(
         )
         plans.append((suite, scenarios, parse_points(points, len(scenarios))))
     if meter is None:
-        meter = auto_meter(options.device, idle_s=idle_s if options.device.startswith("cuda") else 0.0)
+        meter = EnergyMeter.for_device(options.device, idle_s=idle_s)
     if provenance is None:
         provenance = run_provenance(options, tiny, suites)
     ch = Characterizer(options, meter, provenance, build=build, log=log)

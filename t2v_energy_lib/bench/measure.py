@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,8 @@ from t2v_energy_lib.bench.instrument import (
     reset_peak,
     synchronize,
 )
-from t2v_energy_lib.bench.metering import BenchMeter, Reading, begin_window
+from t2v_energy_lib.energy import EnergyMeter, Measurement, ShortWindowWarning
+from t2v_energy_lib.results.record_builder import per_unit, window_rounds
 
 # Fewest denoising steps per pipeline call: the flow-matching Euler schedules of LTX and Mochi fail at 1 step
 # (index past their end / divide by steps - 1); the others (Wan's UniPC...) run 1 step.
@@ -80,29 +82,20 @@ class Series:
 
     Attributes:
         component: ``"denoiser_step"``, ``"text_encoder"``, ``"vae_decode"``, ``"end_to_end"``...
-        readings: One reading per measured window.
+        windows: One energy-layer :class:`~t2v_energy_lib.energy.Measurement` per measured window.
         units: Units of work per window (steps, encoder calls, decodes, videos).
-        extra: Context (calibration, tiling, peak memory).
+        extra: Component context (calibration, tiling, peak memory); the windows' own context (lengths,
+            short windows, host-energy flags) is added by the record builder.
     """
 
     component: str
-    readings: tuple[Reading, ...]
+    windows: tuple[Measurement, ...]
     units: int
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def rounds(self) -> dict[str, list[float]]:
+    def rounds(self) -> dict[str, tuple[float, ...]]:
         """Per-unit rounds: each window's values divided by ``units``, keyed by quantity (units in names)."""
-        return rounds_from_readings(self.readings, self.units)
-
-
-def rounds_from_readings(readings: tuple[Reading, ...], units: int) -> dict[str, list[float]]:
-    """Per-unit values of each window; a quantity is kept only if every window has it. Units: s, J."""
-    out: dict[str, list[float]] = {"latency_s": [r.duration_s / units for r in readings]}
-    for name in ("gpu_energy_j", "gpu_energy_above_idle_j", "cpu_energy_j", "ram_energy_j"):
-        values = [getattr(r, name) for r in readings]
-        if values and all(v is not None for v in values):
-            out[name] = [float(v) / units for v in values]
-    return out
+        return {key: per_unit(v, self.units) for key, v in window_rounds(self.windows).items()}
 
 
 class ShapeMeasurer:
@@ -110,12 +103,14 @@ class ShapeMeasurer:
 
     Args:
         pipe: A diffusers text-to-video pipeline (any family that calls ``encode_prompt`` and ``vae.decode``).
-        meter: The bench meter.
+        meter: The energy layer's meter (``EnergyMeter``: GPU + host on CUDA, host only on the CPU), or a
+            fake with its window API (``begin_window(key, **gpu_kwargs)``, ``end_window(key) ->
+            Measurement``, ``gpu``).
         device: ``"cuda"`` or ``"cpu"``.
         config: Window lengths and rounds.
     """
 
-    def __init__(self, pipe: Any, meter: BenchMeter, device: str, config: MeasureConfig) -> None:
+    def __init__(self, pipe: Any, meter: EnergyMeter, device: str, config: MeasureConfig) -> None:
         self.pipe = pipe
         self.meter = meter
         self.device = device
@@ -167,6 +162,19 @@ class ShapeMeasurer:
         finally:
             self.decodes.capturing = False
 
+    def _begin(self, key: str, record_timeline: bool = False) -> None:
+        """Open window ``key``; a GPU power timeline is asked for only where a GPU is measured."""
+        if record_timeline and getattr(self.meter, "gpu", None) is not None:
+            self.meter.begin_window(key, record_timeline=True)
+        else:
+            self.meter.begin_window(key)
+
+    def _end(self, key: str) -> Measurement:
+        """Close window ``key``; short windows (expected on a CPU smoke run) are counted, not warned about."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ShortWindowWarning)
+            return self.meter.end_window(key)
+
     def _windows(
         self,
         component: str,
@@ -174,15 +182,15 @@ class ShapeMeasurer:
         units: int,
         rounds: int,
         timeline_first: bool = False,
-    ) -> list[Reading]:
+    ) -> list[Measurement]:
         """``rounds`` windows of ``run(units)``; ``timeline_first`` asks for the first one's GPU power."""
-        readings = []
+        windows = []
         for i in range(rounds):
             key = f"{component}#{i}"
-            begin_window(self.meter, key, record_timeline=timeline_first and i == 0)
+            self._begin(key, record_timeline=timeline_first and i == 0)
             run(units)
-            readings.append(self.meter.end(key))
-        return readings
+            windows.append(self._end(key))
+        return windows
 
     def measure_denoiser(self) -> Series:
         """Per-step windows of the pipeline's own denoising loop (prompt embeddings cached)."""
@@ -195,7 +203,7 @@ class ShapeMeasurer:
             probe = min(steps, max(self.min_steps + 1, steps // 4))
             per = self._timed(lambda: self.call(probe, "latent")) / probe
             steps = max(self.min_steps, calibrate_units(per, cfg.target_window_s, cfg.max_steps_per_window))
-        readings = self._windows(
+        windows = self._windows(
             "denoiser", lambda k: self.call(k, "latent"), steps, cfg.rounds, timeline_first=True
         )
         extra: dict[str, Any] = {
@@ -203,10 +211,11 @@ class ShapeMeasurer:
             "calibration_call_s": one,
             "peak_memory_bytes": peak_memory_bytes(self.device),
         }
-        if readings[0].timeline:  # GPU power of the first window only (keeps result files small)
-            extra["timeline"] = readings[0].timeline
-            extra["timeline_window"] = readings[0].key
-        return Series("denoiser_step", tuple(readings), steps, _window_extra(readings, extra))
+        timeline = _timeline(windows[0])
+        if timeline:  # GPU power of the first window only (keeps result files small)
+            extra["timeline"] = timeline
+            extra["timeline_window"] = windows[0].key
+        return Series("denoiser_step", tuple(windows), steps, extra)
 
     def measure_text_encoder(self) -> Series:
         """Windows of the recorded ``encode_prompt`` call (positive and negative prompt, as the pipeline)."""
@@ -221,9 +230,9 @@ class ShapeMeasurer:
             for _ in range(n):
                 self.prompts.run_recorded()
 
-        readings = self._windows("text_encoder", run, reps, cfg.rounds)
+        windows = self._windows("text_encoder", run, reps, cfg.rounds)
         extra = {"calls_per_window": reps, "peak_memory_bytes": peak_memory_bytes(self.device)}
-        return Series("text_encoder", tuple(readings), reps, _window_extra(readings, extra))
+        return Series("text_encoder", tuple(windows), reps, extra)
 
     def measure_vae_decode(self) -> Series:
         """Windows of the recorded decode calls, one video's decode per window (tiling as decided)."""
@@ -233,9 +242,9 @@ class ShapeMeasurer:
         full_warmup = self.decodes.warmup_fraction < 1.0 and projected_s < cfg.long_decode_s
         if full_warmup:  # cheap enough: one untimed full decode as well
             self.decodes.replay()
-        readings = self._windows("vae_decode", self.decodes.replay, 1, 1)
-        rounds = cfg.vae_rounds_long if readings[0].duration_s > cfg.long_decode_s else cfg.vae_rounds
-        readings += self._windows("vae_decode", self.decodes.replay, 1, rounds - 1)
+        windows = self._windows("vae_decode", self.decodes.replay, 1, 1)
+        rounds = cfg.vae_rounds_long if windows[0].duration_s > cfg.long_decode_s else cfg.vae_rounds
+        windows += self._windows("vae_decode", self.decodes.replay, 1, rounds - 1)
         t = self.decodes.tiling
         extra = {
             "vae_tiling": t.enabled,
@@ -248,7 +257,7 @@ class ShapeMeasurer:
             else "3-latent-frame decode",
             "peak_memory_bytes": peak_memory_bytes(self.device),
         }
-        return Series("vae_decode", tuple(readings), 1, _window_extra(readings, extra))
+        return Series("vae_decode", tuple(windows), 1, extra)
 
     def measure_end_to_end(self, rounds: int | None = None) -> Series:
         """Complete generations (real text encoding, all steps, decode, postprocess), one window each."""
@@ -256,7 +265,7 @@ class ShapeMeasurer:
         self.prompts.replay = False
         reset_peak(self.device)
         try:
-            readings = self._windows(
+            windows = self._windows(
                 "end_to_end", lambda _: self.call(steps, "np"), 1, rounds or self.config.e2e_rounds
             )
         finally:
@@ -266,36 +275,31 @@ class ShapeMeasurer:
             "vae_tiling": self.decodes.tiling.enabled,
             "peak_memory_bytes": peak_memory_bytes(self.device),
         }
-        return Series("end_to_end", tuple(readings), 1, _window_extra(readings, extra))
+        return Series("end_to_end", tuple(windows), 1, extra)
 
-    def trace_steps(self, steps: int) -> tuple[list[Reading], Reading]:
+    def trace_steps(self, steps: int) -> tuple[list[Measurement], Measurement]:
         """One denoising run of ``steps`` steps with one window per step (closed/opened in the step callback).
 
         Returns:
-            The per-step readings (the first includes the call's start-up) and the tail window (after the
+            The per-step windows (the first includes the call's start-up) and the tail window (after the
             last step until the call returned).
         """
-        readings: list[Reading] = []
+        windows: list[Measurement] = []
 
         def on_step_end(pipe: Any, i: int, t: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-            readings.append(self.meter.end(f"step#{i}"))
-            self.meter.begin(f"step#{i + 1}")
+            windows.append(self._end(f"step#{i}"))
+            self._begin(f"step#{i + 1}")
             return callback_kwargs
 
-        self.meter.begin("step#0")
+        self._begin("step#0")
         try:
             self.call(steps, "latent", callback_on_step_end=on_step_end)
         finally:
-            tail = self.meter.end(f"step#{len(readings)}")
-        return readings, tail
+            tail = self._end(f"step#{len(windows)}")
+        return windows, tail
 
 
-def _window_extra(readings: list[Reading], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(extra)
-    out["window_s"] = [r.duration_s for r in readings]
-    out["short_windows"] = sum(r.short_window for r in readings)
-    estimated = [r.host_estimated for r in readings if r.cpu_energy_j is not None]
-    if estimated:
-        out["host_energy_estimated"] = any(estimated)
-        out["host_method"] = readings[0].host_method
-    return out
+def _timeline(window: Measurement) -> dict[str, dict[str, list[float]]] | None:
+    """The window's GPU power samples, JSON-ready (``{"<device>": {"timestamps_s", "power_w"}}``), or None."""
+    timeline = getattr(window.gpu, "timeline", None)
+    return {str(d): tl.to_dict() for d, tl in timeline.items()} if timeline else None

@@ -10,6 +10,7 @@ from t2v_energy_lib.bench.compose import Quantities
 from t2v_energy_lib.bench.measure import Series
 from t2v_energy_lib.bench.scenarios import Scenario
 from t2v_energy_lib.results.quantities import sign_problem, unit_of
+from t2v_energy_lib.results.record_builder import record_from_windows
 from t2v_energy_lib.results.schema import ResultRecord
 
 # Components of one shape that do not depend on the step count (reusable across suites and step counts).
@@ -28,18 +29,19 @@ def series_record(
     record_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> ResultRecord:
-    """A measured record of ``series`` for ``scenario`` (values per unit of work, raw floats)."""
-    last = series.readings[-1] if series.readings else None
-    return ResultRecord(
-        id=record_id or scenario.record_id(series.component),
+    """A measured record of ``series`` for ``scenario`` (values per unit of work, raw floats).
+
+    Built by the runners' one builder (:func:`~t2v_energy_lib.results.record_builder.record_from_windows`).
+    """
+    return record_from_windows(
+        record_id=record_id or scenario.record_id(series.component),
         suite=scenario.suite,
         model=scenario.model_id,
         component=series.component,
         settings={**scenario.settings_dict(), **run_settings},
-        rounds=series.rounds(),
+        measurements=series.windows,
         units_per_round=series.units,
         extra={**series.extra, "measured": True, **(extra or {})},
-        machine_state=dict(last.machine_state) if last is not None else {},
     )
 
 

@@ -22,8 +22,8 @@ from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.compose import compose_video, means
 from t2v_energy_lib.bench.instrument import free_memory
 from t2v_energy_lib.bench.measure import MeasureConfig, Series, ShapeMeasurer
-from t2v_energy_lib.bench.metering import BenchMeter
 from t2v_energy_lib.bench.scenarios import Scenario
+from t2v_energy_lib.energy import EnergyMeter
 from t2v_energy_lib.results.schema import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter, load_results
 
@@ -91,7 +91,7 @@ class Characterizer:
     def __init__(
         self,
         options: RunOptions,
-        meter: BenchMeter,
+        meter: EnergyMeter,
         provenance: dict[str, Any],
         build: Callable[[str, str, str], Any] | None = None,
         log: Callable[[str], None] = print,

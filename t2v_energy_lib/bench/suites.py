@@ -158,14 +158,13 @@ def run_steps_suite(ch: Characterizer, scenarios: Sequence[Scenario], indices: S
         if trace_id in w and ch.options.resume:
             return "trace already recorded"
         m = ch.ensure_warm(sc)
-        readings, tail = m.trace_steps(n)
+        windows, tail = m.trace_steps(n)
         series = Series(
             "denoiser_step_trace",
-            tuple(readings),
+            tuple(windows),
             1,
             {
                 "tail_window_s": tail.duration_s,
-                "window_s": [r.duration_s for r in readings],
                 "first_step_includes_call_startup": True,
                 "steps_in_run": n,
             },

@@ -59,6 +59,28 @@ class EnergyMeter:
             return meter
         return cls(gpu, host)
 
+    @classmethod
+    def for_device(cls, device: str, idle_s: float = 0.0, host: HostMeter | None = None) -> EnergyMeter:
+        """The meter a run on ``device`` needs: on ``"cuda..."`` every visible GPU and the host, on ``"cpu"``
+        the host only.
+
+        Args:
+            device: ``"cuda"`` (or ``"cuda:N"``) or ``"cpu"``.
+            idle_s: On CUDA, measure idle power for this long first (enables above-idle energy); 0 skips;
+                ignored on the CPU. Units: s.
+            host: Host meter; None = defaults.
+
+        Raises:
+            GpuUnavailableError: CUDA was asked for but NVML or a GPU is missing (never replaced silently by
+                a CPU-only meter).
+        """
+        if not device.startswith("cuda"):
+            return cls(None, host)
+        gpu = GpuMeter()
+        if idle_s > 0:
+            gpu.measure_idle(idle_s)
+        return cls(gpu, host)
+
     @property
     def description(self) -> str:
         """What is measured, what is estimated, and why a GPU is missing if it is."""

@@ -173,9 +173,11 @@ def build_record(
 
     Rounds are per denoising step: ``latency_s`` (window / steps), ``gpu_energy_j`` (summed over GPUs / steps)
     and, when every rank measured idle, ``gpu_energy_above_idle_j``. ``extra`` gets the per-device energies
-    per round (J per step), the per-step latencies of each round and the devices.
+    per round (J per step), the per-step latencies of each round and the devices. Built by the runners' one
+    builder (:func:`~t2v_energy_lib.results.record_builder.build_record`) from the windows summed over ranks.
     """
-    from t2v_energy_lib.results.schema import ResultRecord
+    from t2v_energy_lib.results.quantities import GPU_ENERGY, GPU_ENERGY_ABOVE_IDLE, LATENCY
+    from t2v_energy_lib.results.record_builder import build_record as build_result_record
     from t2v_energy_lib.scaleout.window import aggregate
 
     totals: list[WindowTotals] = [aggregate(ranks) for ranks in rounds]
@@ -184,12 +186,12 @@ def build_record(
         raise T2VEnergyError(
             f"a window ran {[len(t.step_latencies_s) for t in totals]} steps, expected {steps}"
         )
-    per_round: dict[str, list[float]] = {
-        "latency_s": [t.duration_s / steps for t in totals],
-        "gpu_energy_j": [t.gpu_energy_j / steps for t in totals],
+    per_window: dict[str, list[float]] = {
+        LATENCY.key: [t.duration_s for t in totals],
+        GPU_ENERGY.key: [t.gpu_energy_j for t in totals],
     }
     if all(t.gpu_energy_above_idle_j is not None for t in totals):
-        per_round["gpu_energy_above_idle_j"] = [t.gpu_energy_above_idle_j / steps for t in totals]  # type: ignore[operator]
+        per_window[GPU_ENERGY_ABOVE_IDLE.key] = [t.gpu_energy_above_idle_j for t in totals]  # type: ignore[misc]
     devices = [m.device for m in rounds[0]]
     extra_out = {
         "world_size": settings["world_size"],
@@ -201,13 +203,13 @@ def build_record(
         **(extra or {}),
     }
     machine_state = {"devices": {m.device: dict(m.machine_state) for m in rounds[-1]}}
-    return ResultRecord(
-        id=record_id(config.model, settings),
+    return build_result_record(
+        record_id=record_id(config.model, settings),
         suite=SUITE,
         model=config.model,
         component=COMPONENT,
         settings=settings,
-        rounds=per_round,
+        rounds=per_window,
         units_per_round=steps,
         extra=extra_out,
         machine_state=machine_state,

@@ -30,11 +30,11 @@ torch = pytest.importorskip("torch", reason="torch is needed for GPU benchmarks"
 def wan_measurer() -> Any:
     """Wan2.1-1.3B built once on the GPU (random weights, bf16, VAE fp32), instrumented."""
     from t2v_energy_lib.bench.measure import MeasureConfig, ShapeMeasurer
-    from t2v_energy_lib.bench.metering import WallClockMeter
     from t2v_energy_lib.bench.runner import default_build
+    from t2v_energy_lib.energy import EnergyMeter
 
     pipe = default_build("wan2.1-t2v-1.3b", "cuda", "bfloat16")
-    with ShapeMeasurer(pipe, WallClockMeter(torch.cuda.synchronize), "cuda", MeasureConfig()) as m:
+    with ShapeMeasurer(pipe, EnergyMeter.for_device("cuda"), "cuda", MeasureConfig()) as m:
         yield m
     del pipe
     torch.cuda.empty_cache()
