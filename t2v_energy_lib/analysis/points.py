@@ -29,16 +29,6 @@ STEPS_SOURCES = ("denoise_loop", *PER_VIDEO_SOURCES)
 #: What the predictors model: the denoising work only (S x denoiser_step, or a measured denoise_loop).
 DENOISING_SOURCES = ("denoise_loop", "denoiser_step")
 
-#: VAE temporal compression by model-id prefix: latent frames = (F - 1) / factor + 1 (models.md).
-TEMPORAL_COMPRESSION = {
-    "wan": 4,
-    "cogvideox": 4,
-    "hunyuanvideo": 4,
-    "ltx": 8,
-    "mochi": 6,
-    "animatediff": 1,
-}
-
 
 @dataclass(frozen=True)
 class SweepPoint:
@@ -207,14 +197,21 @@ def pixels(_model: str, settings: Mapping[str, Any]) -> float:
 
 
 def latent_frames(model: str, settings: Mapping[str, Any]) -> float:
-    """The sweep variable of the frames claim: ``(F - 1) / t + 1`` with the model's VAE temporal factor t."""
-    factor = next((t for prefix, t in TEMPORAL_COMPRESSION.items() if model.lower().startswith(prefix)), None)
-    if factor is None:
-        raise FitError(
-            f"no VAE temporal compression known for model '{model}'; add its prefix to "
-            f"TEMPORAL_COMPRESSION in t2v_energy_lib/analysis/points.py"
-        )
-    return float((int(settings["num_frames"]) - 1) // factor + 1)
+    """The sweep variable of the frames claim: ``(F - 1) / t + 1`` with the model's VAE temporal factor t.
+
+    The factor is the registered spec's (its family's shape rules: ``spec.latent_frames``).
+
+    Raises:
+        FitError: ``model`` is not in the model registry (no known temporal factor).
+    """
+    from t2v_energy_lib.errors import UnknownModelError
+    from t2v_energy_lib.models import get_spec
+
+    try:
+        spec = get_spec(model)
+    except UnknownModelError as exc:
+        raise FitError(f"no VAE temporal compression known for model '{model}': {exc}") from None
+    return float(spec.latent_frames(int(settings["num_frames"])))
 
 
 def steps(_model: str, settings: Mapping[str, Any]) -> float:

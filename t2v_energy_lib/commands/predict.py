@@ -102,7 +102,7 @@ def _regime_lines(spec: Any, g: Any, gpu: Any) -> list[str]:
         f"{100 * rep.flops_share_compute_bound():.1f}% of FLOPs in compute-bound operators",
         f"  roofline lower bound per forward {rep.min_time_s * 1e3:.1f} ms",
     ]
-    if spec.family != "animatediff":
+    if spec.model_family.has_token_length:
         batch = g.forward_batch
         for kind, label in (("attention", "attention"), (None, "whole forward")):
             l = compute_bound_token_length(lambda n: ops_at_token_length(spec, n, batch), gpu, kind=kind)  # noqa: E741 (l: token length, the paper's notation)

@@ -33,7 +33,6 @@ from t2v_energy_lib.models.spec import ModelSpec
 from t2v_energy_lib.models.tokenizers import offline_tokenizer
 
 ZERO_REINIT_STD = 0.02
-MERGED_UNET = "unet_motion"  # virtual component of AnimateDiff: UNet2DConditionModel + MotionAdapter merged
 
 
 def resolve_dtype(dtype: Any) -> Any:
@@ -143,8 +142,9 @@ def build_component(
         seed: Build seed.
     """
     spec = resolve_spec(spec)
-    if name == MERGED_UNET:
-        return _build_merged_unet(spec, device, dtype, seed)
+    virtual = spec.model_family.virtual_builders.get(name)
+    if virtual is not None:  # a component the family builds from others (AnimateDiff's merged UNet)
+        return virtual(spec, device, dtype, seed)
     components = spec.components
     if name not in components:
         raise KeyError(f"{spec.id} has no component {name!r}; it has {', '.join(components)}")
@@ -162,25 +162,11 @@ def build_component(
     return finalize(model, target, own_seed)
 
 
-def _build_merged_unet(spec: ModelSpec, device: Any, dtype: Any, seed: int) -> Any:
-    """AnimateDiff's UNetMotionModel, built directly on ``device`` (not via a CPU copy of the SD1.5 UNet)."""
-    from diffusers import UNetMotionModel
-
-    unet = build_component(spec, "unet", "meta", dtype, seed)
-    adapter = build_component(spec, "motion_adapter", "meta", dtype, seed)
-    target = component_dtype(spec, "unet", dtype)
-    own_seed = component_seed(seed, MERGED_UNET)
-    with construction(device, target, own_seed):
-        model = UNetMotionModel.from_unet2d(unet, adapter, load_weights=False)
-    return finalize(model, target, own_seed)
-
-
 def count_parameters(spec: ModelSpec | str) -> dict[str, int]:
     """Parameters per model component, from meta-device builds (AnimateDiff also lists ``unet_motion``)."""
     spec = resolve_spec(spec)
     names = [n for n in spec.component_names if not n.startswith("tokenizer") and n != "scheduler"]
-    if spec.family == "animatediff":
-        names.append(MERGED_UNET)
+    names.extend(spec.model_family.merged_components.values())
     counts = {}
     for name in names:
         model = build_component(spec, name, device="meta", dtype="bfloat16")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import DependencyError, WeightsMismatchError
-from t2v_energy_lib.models.builder import MERGED_UNET, build_component, component_dtype, resolve_spec
+from t2v_energy_lib.models.builder import build_component, component_dtype, resolve_spec
 from t2v_energy_lib.models.spec import ModelSpec
 from t2v_energy_lib.models.weights import load_component
 
@@ -103,11 +103,11 @@ def build_pipeline(
         for name in spec.component_names:
             if name in given:
                 continue
-            if spec.family == "animatediff" and name == "unet":
-                parts[name] = build_component(spec, MERGED_UNET, device, dtype, seed)
-            elif name == "motion_adapter":
-                parts[name] = None  # merged into the UNetMotionModel above, as the pipeline would do
+            family = spec.model_family
+            if name in family.absorbed_components:
+                parts[name] = None  # merged into another component, as the pipeline would do on load
             else:
-                parts[name] = build_component(spec, name, device, dtype, seed)
+                built = family.merged_components.get(name, name)  # AnimateDiff: the merged UNetMotionModel
+                parts[name] = build_component(spec, built, device, dtype, seed)
     parts.update(given)
     return cls(**parts, **dict(spec.pipeline_kwargs))

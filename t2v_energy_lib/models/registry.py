@@ -1,65 +1,18 @@
-"""The registry of model specs: ids, defaults (diffusers 0.42.1 pipelines), CFG modes and shape rules."""
+"""The registry of model specs: ids, defaults (diffusers 0.42.1 pipelines), CFG modes and shape rules.
+
+One line per model; what a family shares (shape rules, denoiser summary, FLOP model, build quirks) is declared
+in its module under :mod:`t2v_energy_lib.models.families`. A model of a known family is its configs plus one
+line here.
+"""
 
 from __future__ import annotations
 
 import difflib
 
 from t2v_energy_lib.errors import UnknownModelError
+from t2v_energy_lib.models.families import animatediff, cogvideox, hunyuanvideo, ltx, mochi, wan
 from t2v_energy_lib.models.settings import GenerationSettings as G
-from t2v_energy_lib.models.spec import ModelSpec, ShapeRules
-
-_WAN21 = ShapeRules(
-    "Wan 2.1", vae_temporal=4, vae_spatial=8, patch_t=1, patch_hw=2, spatial_multiple=16, frame_stride=4
-)
-_WAN22 = ShapeRules(
-    "Wan 2.2", vae_temporal=4, vae_spatial=16, patch_t=1, patch_hw=2, spatial_multiple=32, frame_stride=4
-)
-_COG = ShapeRules(
-    "CogVideoX",
-    vae_temporal=4,
-    vae_spatial=8,
-    patch_t=1,
-    patch_hw=2,
-    spatial_multiple=16,
-    frame_stride=4,
-    joint_text=True,
-)
-_LTX = ShapeRules(
-    "LTX-Video", vae_temporal=8, vae_spatial=32, patch_t=1, patch_hw=1, spatial_multiple=32, frame_stride=8
-)
-_MOCHI = ShapeRules(
-    "Mochi",
-    vae_temporal=6,
-    vae_spatial=8,
-    patch_t=1,
-    patch_hw=2,
-    spatial_multiple=16,
-    frame_stride=6,
-    joint_text=True,
-)
-_HUNYUAN = ShapeRules(
-    "HunyuanVideo",
-    vae_temporal=4,
-    vae_spatial=8,
-    patch_t=1,
-    patch_hw=2,
-    spatial_multiple=16,
-    frame_stride=4,
-    joint_text=True,
-)
-_ANIMATEDIFF = ShapeRules(
-    "AnimateDiff",
-    vae_temporal=1,
-    vae_spatial=8,
-    patch_t=1,
-    patch_hw=1,
-    spatial_multiple=8,
-    frame_stride=1,
-    max_frames=32,
-    per_frame=True,
-)
-
-_WAN_FP32_VAE = (("vae", "float32"),)
+from t2v_energy_lib.models.spec import ModelSpec
 
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -70,8 +23,8 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(480, 832, 81, 50, 5.0),
         "two_pass",
         512,
-        _WAN21,
-        dtype_overrides=_WAN_FP32_VAE,
+        wan.RULES_21,
+        dtype_overrides=wan.FP32_VAE,
         min_diffusers="0.33",
         description="Wan2.1 T2V 1.3B (UMT5-XXL, 480p)",
         tiny_defaults=G(32, 32, 9, 2, 5.0),
@@ -84,8 +37,8 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(480, 832, 81, 50, 5.0),
         "two_pass",
         512,
-        _WAN21,
-        dtype_overrides=_WAN_FP32_VAE,
+        wan.RULES_21,
+        dtype_overrides=wan.FP32_VAE,
         min_diffusers="0.33",
         description="Wan2.1 T2V 14B (UMT5-XXL; 480p defaults, 720p also published)",
         tiny_defaults=G(32, 32, 9, 2, 5.0),
@@ -98,8 +51,8 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(704, 1280, 121, 50, 5.0),
         "two_pass",
         512,
-        _WAN22,
-        dtype_overrides=_WAN_FP32_VAE,
+        wan.RULES_22,
+        dtype_overrides=wan.FP32_VAE,
         pipeline_kwargs=(("expand_timesteps", True),),
         min_diffusers="0.35",
         description="Wan2.2 TI2V 5B (16x VAE, per-token timesteps, 720p)",
@@ -113,7 +66,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(480, 720, 49, 50, 6.0),
         "batch2",
         226,
-        _COG,
+        cogvideox.RULES,
         min_diffusers="0.30",
         description="CogVideoX 2B (T5-XXL, sin-cos positions)",
         tiny_defaults=G(32, 32, 9, 2, 6.0),
@@ -126,7 +79,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(480, 720, 49, 50, 6.0),
         "batch2",
         226,
-        _COG,
+        cogvideox.RULES,
         min_diffusers="0.30",
         description="CogVideoX 5B (T5-XXL, RoPE)",
         tiny_defaults=G(32, 32, 9, 2, 6.0),
@@ -139,7 +92,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(512, 704, 161, 50, 3.0),
         "batch2",
         128,
-        _LTX,
+        ltx.RULES,
         min_diffusers="0.32",
         description="LTX-Video 0.9.0-0.9.6 (2B, 32x/8x VAE)",
         tiny_defaults=G(64, 64, 9, 2, 3.0),
@@ -152,7 +105,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(480, 848, 19, 64, 4.5),
         "batch2",
         256,
-        _MOCHI,
+        mochi.RULES,
         min_diffusers="0.32",
         description="Mochi 1 preview (10B asymmetric DiT; attends to valid text tokens only)",
         tiny_defaults=G(32, 32, 7, 2, 4.5),
@@ -165,7 +118,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(512, 512, 16, 50, 7.5),
         "batch2",
         77,
-        _ANIMATEDIFF,
+        animatediff.RULES,
         denoiser="unet",
         min_diffusers="0.22",
         description="AnimateDiff motion adapter v1-5-2 on SD1.5 (UNetMotionModel)",
@@ -179,7 +132,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         G(720, 1280, 129, 50, 6.0),
         "none",
         256,
-        _HUNYUAN,
+        hunyuanvideo.RULES,
         encoder_tokens=256 + 95,
         min_diffusers="0.32",
         description="HunyuanVideo 13B (LLaMA + CLIP, guidance-distilled)",

@@ -135,6 +135,17 @@ class ModelSpec:
     def __hash__(self) -> int:
         return hash(self.id)
 
+    @property
+    def model_family(self) -> Any:
+        """The :class:`~t2v_energy_lib.models.families.ModelFamily` of this spec (its module's declaration).
+
+        Raises:
+            UnknownModelError: ``family`` names no family module.
+        """
+        from t2v_energy_lib.models.families import get_family
+
+        return get_family(self.family)
+
     # ----------------------------------------------------------------- component data (lazy JSON)
     @property
     def components(self) -> dict[str, dict[str, Any]]:

@@ -45,10 +45,9 @@ IGNORED_KEYS = frozenset(
     }
 )
 _CONFIG_FILE = {"scheduler": "scheduler_config.json", "tokenizer": "tokenizer_config.json"}
+
+
 # AnimateDiff: a saved AnimateDiffPipeline holds the merged UNetMotionModel in unet/ and no motion_adapter/.
-_ALTERNATIVE_CLASSES = {("animatediff", "unet"): ("UNetMotionModel",)}
-
-
 @contextlib.contextmanager
 def offline() -> Iterator[None]:
     """Set ``HF_HUB_OFFLINE=1`` for the duration (restored after)."""
@@ -97,7 +96,7 @@ def check_component(spec: ModelSpec, root: Path, name: str) -> str:
     entry = spec.components[name]
     saved = _read_config(spec, root, name)
     found = _saved_class(saved, name)
-    accepted = {entry["class"], *_ALTERNATIVE_CLASSES.get((spec.family, name), ())}
+    accepted = {entry["class"], *spec.model_family.alternative_classes.get(name, ())}
     if name.startswith("tokenizer"):
         accepted |= {c.removesuffix("Fast") for c in accepted} | {c + "Fast" for c in accepted}
     if found is not None and found not in accepted:

@@ -26,7 +26,8 @@ from t2v_energy_lib.results.quantities import HOST_ENERGY
 
 NO_GPU = "GPU energy not measured on this run: CPU run of the tiny model"
 ESTIMATE_METHOD = (
-    " (CPU TDP x utilisation from /proc/stat, RAM 0.375 W/GB; each record's extra['host_energy_method'] says which)"
+    " (CPU TDP x utilisation from /proc/stat, RAM 0.375 W/GB; each record's extra['host_energy_method'] says "
+    "which)"
 )
 #: Why each claim that needs a GPU is not checked on such a run.
 GPU_ONLY_REASONS = {

@@ -49,22 +49,24 @@ def _settings(config: RunConfig, spec: Any, world_size: int) -> dict[str, Any]:
     }
 
 
-def _check_embeddable(spec: Any) -> None:
-    """Refuse, before any build, a model whose prompt embeddings this runner cannot make (Wan only)."""
-    text_dim = spec.component_configs.get("transformer", {}).get("text_dim")
-    if not spec.family.lower().startswith("wan") or text_dim is None:
+def _check_embeddable(spec: Any) -> str:
+    """The denoiser config key of the prompt-embedding width; refuses, before any build, a model whose prompt
+    embeddings this runner cannot make (its family declares no ``prompt_embeds_dim_key``: Wan only now)."""
+    key = spec.model_family.prompt_embeds_dim_key
+    if key is None or spec.component_configs.get(spec.denoiser, {}).get(key) is None:
         raise T2VEnergyError(
             f"the scale-out runner feeds Wan-style prompt embeddings; {spec.id} ({spec.family}) is not "
-            "supported yet: add its embedding shape in scaleout/_cp_run.py"
+            "supported yet: declare prompt_embeds_dim_key in its family module (models/families/) if its "
+            "pipeline takes prompt_embeds of text_tokens x that width"
         )
+    return key
 
 
 def _prompt_embeds(pipe: Any, spec: Any, seed: int, device: Any, dtype: Any) -> dict[str, Any]:
-    """Random prompt embeddings, identical on every rank (Wan family: ``text_tokens`` x ``text_dim``)."""
+    """Random prompt embeddings, identical on every rank (``text_tokens`` x the family's embedding width)."""
     import torch
 
-    _check_embeddable(spec)
-    text_dim = pipe.transformer.config.text_dim
+    text_dim = getattr(getattr(pipe, spec.denoiser).config, _check_embeddable(spec))
     gen = torch.Generator("cpu").manual_seed(seed + 1)
     shape = (1, spec.text_tokens, text_dim)
     pos = torch.randn(shape, generator=gen).to(device=device, dtype=dtype)

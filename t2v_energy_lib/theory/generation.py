@@ -6,7 +6,7 @@ Works on a models-layer ``ModelSpec`` (``family``, ``cfg_mode``, ``text_tokens``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -62,26 +62,28 @@ def denoiser_input(
     )
 
 
+#: FLOP models by name (a family module's ``flop_model``): ``(*component configs, shape, **options) -> ops``.
+FLOP_MODELS: dict[str, Callable[..., list[Op]]] = {
+    "wan": wan_ops,
+    "cogvideox": cogvideox_ops,
+    "ltx": ltx_ops,
+    "mochi": mochi_ops,
+    "hunyuanvideo": hunyuan_video_ops,
+    "unet_motion": unet_motion_ops,
+}
+
+
 def denoiser_ops(spec: Any, shape: DenoiserInput) -> list[Op]:
-    """Operators of one denoiser forward of ``spec``'s family at ``shape``."""
-    cfgs = spec.component_configs
-    family = spec.family
-    if family == "wan":
-        per_token = spec.rules.vae_spatial == 16 or dict(spec.pipeline_kwargs).get("expand_timesteps", False)
-        return wan_ops(cfgs["transformer"], shape, per_token_timestep=bool(per_token))
-    if family == "animatediff":
-        return unet_motion_ops(cfgs["unet"], cfgs["motion_adapter"], shape)
-    table = {
-        "cogvideox": cogvideox_ops,
-        "ltx": ltx_ops,
-        "mochi": mochi_ops,
-        "hunyuanvideo": hunyuan_video_ops,
-    }
-    if family not in table:
+    """Operators of one denoiser forward of ``spec`` at ``shape``, by the FLOP model its family names."""
+    family = spec.model_family
+    model = FLOP_MODELS.get(family.flop_model)
+    if model is None:
         raise UnknownModelError(
-            f"no FLOP model for family {family!r} of {spec.id}; add one to theory/denoisers.py"
+            f"no FLOP model {family.flop_model!r} (family {family.name!r} of {spec.id}); add one to "
+            "theory/denoisers.py and FLOP_MODELS in theory/generation.py"
         )
-    return table[family](cfgs["transformer"], shape)
+    cfgs = spec.component_configs
+    return model(*(cfgs[name] for name in family.flop_components), shape, **family.flop_options(spec))
 
 
 def denoiser_flops(
@@ -115,7 +117,7 @@ def text_encoder_flops(spec: Any, guidance_scale: float) -> dict[str, FlopBreakd
 def vae_latent_shape(spec: Any, settings: Any) -> tuple[int, ...]:
     """Latent shape given to ``vae.decode``: ``(1, C, F, H, W)``, or ``(F, C, H, W)`` for image VAEs."""
     b, c, f, h, w = spec.latent_shape(settings.height, settings.width, settings.num_frames)
-    if spec.family == "animatediff":
+    if spec.model_family.image_vae:
         return (f, c, h, w)
     return (
         b,
@@ -223,9 +225,9 @@ def ops_at_token_length(spec: Any, tokens: int, batch: int = 1) -> list[Op]:
 
     For roofline crossovers: the latent is 1 frame by 1 patch row by ``tokens`` patches.
     """
-    if spec.family == "animatediff":
+    if not spec.model_family.has_token_length:
         raise UnknownModelError(
-            "token-length sweeps need a DiT; AnimateDiff's UNet has no single token length"
+            f"token-length sweeps need a DiT; {spec.model_family.label}'s UNet has no single token length"
         )
     r = spec.rules
     shape = DenoiserInput(batch, r.patch_t, r.patch_hw, r.patch_hw * tokens, spec.text_tokens)
