@@ -7,7 +7,6 @@ functions (:meth:`GpuProbe.gpu_reason`, :meth:`GpuProbe.h100_reason`) so they ca
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 H100_TOKEN = "H100"
@@ -47,32 +46,14 @@ class GpuProbe:
 
 
 def _nvml_names() -> tuple[tuple[str, ...], str | None]:
-    """Names of the CUDA-visible GPUs through NVML, or ``((), why)``."""
-    try:
-        import pynvml
-    except ImportError as exc:
-        return (), f"NVML unavailable (pynvml not importable: {exc}; install nvidia-ml-py)"
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as exc:
-        return (), f"NVML unavailable ({exc})"
-    try:
-        count = pynvml.nvmlDeviceGetCount()
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        uuids = [str(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
-        names = [str(pynvml.nvmlDeviceGetName(h)) for h in handles]
-    except pynvml.NVMLError as exc:
-        return (), f"NVML failed while listing GPUs ({exc})"
-    finally:
-        pynvml.nvmlShutdown()
-    from t2v_energy_lib.energy import resolve_visible_devices
+    """Names of the CUDA-visible GPUs through the energy layer's device backend (NVML), or ``((), why)``."""
+    from t2v_energy_lib.energy.inventory import visible_gpu_names
     from t2v_energy_lib.errors import GpuUnavailableError
 
     try:
-        visible = resolve_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+        return visible_gpu_names(), None
     except GpuUnavailableError as exc:
         return (), str(exc)
-    return tuple(names[i] for i in visible), None
 
 
 def _cuda_error() -> str | None:

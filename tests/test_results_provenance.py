@@ -5,53 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-import types
 from pathlib import Path
 
 import diffusers
 import pytest
 
+from t2v_energy_lib.energy import FakeBackend, FakeClock, FakeDevice
 from t2v_energy_lib.errors import BaselineFormatError
 from t2v_energy_lib.results import baseline_dir, collect_provenance, gpu_slug
 from t2v_energy_lib.results.provenance import hardware_differences, version_changes
 
 
-def fake_pynvml(fail: set[str] = frozenset(), init_error: bool = False) -> types.ModuleType:
-    """A stand-in pynvml with synthetic values; functions named in ``fail`` raise."""
-    mod = types.ModuleType("pynvml")
-    mod.NVML_CLOCK_SM, mod.NVML_CLOCK_MEM, mod.NVML_TEMPERATURE_GPU, mod.NVML_FEATURE_ENABLED = 1, 2, 0, 1
-    mod.nvmlClocksThrottleReasonSwPowerCap = 0x4
-    mod.nvmlClocksThrottleReasonHwSlowdown = 0x8
-    mod.nvmlClocksThrottleReasonGpuIdle = 0x1
-    values = {
-        "nvmlDeviceGetName": lambda h: b"Synthetic GPU 80GB HBM3",
-        "nvmlDeviceGetUUID": lambda h: "GPU-synthetic",
-        "nvmlSystemGetDriverVersion": lambda: "0.0.synthetic",
-        "nvmlSystemGetCudaDriverVersion_v2": lambda: 13000,
-        "nvmlDeviceGetEnforcedPowerLimit": lambda h: 123_000,  # mW
-        "nvmlDeviceGetMaxClockInfo": lambda h, c: 1111,
-        "nvmlDeviceGetClockInfo": lambda h, c: 999 if c == 1 else 888,
-        "nvmlDeviceGetTemperature": lambda h, s: 42,
-        "nvmlDeviceGetCurrentClocksThrottleReasons": lambda h: 0x4 | 0x8,
-        "nvmlDeviceGetPersistenceMode": lambda h: 1,
-        "nvmlDeviceGetHandleByIndex": lambda i: f"handle{i}",
-        "nvmlShutdown": lambda: None,
-    }
-
-    def init() -> None:
-        if init_error:
-            raise RuntimeError("synthetic: driver not loaded")
-
-    values["nvmlInit"] = init
-    for name, fn in values.items():
-        if name in fail:
-
-            def failing(*args: object, _name: str = name) -> None:
-                raise RuntimeError(f"synthetic failure of {_name}")
-
-            fn = failing
-        setattr(mod, name, fn)
-    return mod
+def fake_gpus(*devices: FakeDevice) -> FakeBackend:
+    """The energy layer's scripted backend with SYNTHETIC devices (default: one)."""
+    devices = devices or (
+        FakeDevice(
+            "GPU-synthetic",
+            lambda t: 100.0,
+            name="Synthetic GPU 80GB HBM3",
+            power_limit_w=123.0,
+            reasons=lambda t: 0x4 | 0x8,
+        ),
+    )
+    return FakeBackend(FakeClock(), devices, driver="0.0.synthetic", cuda_driver=13000)
 
 
 def test_no_gpu_requested_records_why_and_still_collects_the_rest() -> None:
@@ -71,9 +47,8 @@ def test_no_gpu_requested_records_why_and_still_collects_the_rest() -> None:
         assert prov["versions"][key] is not None or f"versions.{key}" in prov["unavailable"]
 
 
-def test_fake_nvml_gpu_fields(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
-    gpu = collect_provenance(device_index=0)["gpu"]
+def test_fake_gpu_fields() -> None:
+    gpu = collect_provenance(device_index=0, gpu_backend=fake_gpus())["gpu"]
     assert gpu == {
         "index": 0,
         "name": "Synthetic GPU 80GB HBM3",
@@ -81,28 +56,30 @@ def test_fake_nvml_gpu_fields(monkeypatch: pytest.MonkeyPatch) -> None:
         "driver_version": "0.0.synthetic",
         "cuda_driver_version": 13000,
         "power_limit_w": 123.0,
-        "max_sm_clock_mhz": 1111,
-        "sm_clock_mhz": 999,
-        "memory_clock_mhz": 888,
-        "temperature_c": 42,
+        "max_sm_clock_mhz": 2000,
+        "sm_clock_mhz": 1000,
+        "memory_clock_mhz": 2000,
+        "temperature_c": 40,
         "throttle_reasons": ["hw_slowdown", "sw_power_cap"],
         "persistence_mode": True,
     }
 
 
-def test_one_failing_nvml_field_is_none_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(fail={"nvmlDeviceGetPersistenceMode"}))
-    prov = collect_provenance(device_index=0)
+def test_one_unreadable_gpu_field_is_none_with_a_reason() -> None:
+    device = FakeDevice("GPU-synthetic", lambda t: 100.0, name="Synthetic GPU 80GB HBM3", persistence=None)
+    prov = collect_provenance(device_index=0, gpu_backend=fake_gpus(device))
     assert prov["gpu"]["persistence_mode"] is None
-    assert "synthetic failure" in prov["unavailable"]["gpu.persistence_mode"]
+    assert "not readable" in prov["unavailable"]["gpu.persistence_mode"]
     assert prov["gpu"]["name"] == "Synthetic GPU 80GB HBM3"
 
 
 def test_nvml_init_failure_gives_a_cpu_provenance(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(init_error=True))
+    from t2v_energy_lib.energy import nvml_backend
+
+    monkeypatch.setattr(nvml_backend, "nvml_is_available", lambda: False)
     prov = collect_provenance(device_index=0)
     assert prov["gpu"] is None
-    assert "driver not loaded" in prov["unavailable"]["gpu"]
+    assert "NVML is not available" in prov["unavailable"]["gpu"]
 
 
 def test_baseline_dir_uses_gpu_slug_and_diffusers_version() -> None:
@@ -124,14 +101,11 @@ def test_hardware_and_version_differences() -> None:
 
 def test_cuda_index_is_described_through_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
     """A process pinned to GPU 2 of a 4-GPU host (its CUDA device 0) describes NVML device 2, not 0."""
-    nvml = fake_pynvml()
-    nvml.nvmlDeviceGetCount = lambda: 4
-    nvml.nvmlDeviceGetUUID = lambda h: f"GPU-synthetic-{h[-1]}"
-    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    gpus = fake_gpus(*(FakeDevice(f"GPU-synthetic-{i}", lambda t: 100.0) for i in range(4)))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2")
-    gpu = collect_provenance(cuda_index=0)["gpu"]
+    gpu = collect_provenance(cuda_index=0, gpu_backend=gpus)["gpu"]
     assert (gpu["index"], gpu["uuid"]) == (2, "GPU-synthetic-2")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-synthetic-3,GPU-synthetic-1")
-    assert collect_provenance(cuda_index=1)["gpu"]["uuid"] == "GPU-synthetic-1"
+    assert collect_provenance(cuda_index=1, gpu_backend=gpus)["gpu"]["uuid"] == "GPU-synthetic-1"
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert collect_provenance(cuda_index=3)["gpu"]["index"] == 3
+    assert collect_provenance(cuda_index=3, gpu_backend=gpus)["gpu"]["index"] == 3

@@ -6,6 +6,10 @@ Public API (imported lazily on first attribute access; nothing here touches NVML
     HostMeter, HostWindow, EnergyMeter, Measurement
     GpuBackend, NvmlBackend, FakeBackend, FakeDevice, RealClock, FakeClock
     nvml_is_available, nvml_errors, resolve_visible_devices, decode_clock_event_reasons, trapezoid_j
+    gpu_count, visible_gpu_names, describe_gpu      # what the GPUs are (provenance, probes, sharding)
+
+This package is the only place that talks to NVML: everything else describes devices through
+:mod:`.inventory` and measures through :class:`EnergyMeter` / :class:`GpuMeter`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ _EXPORTS: dict[str, str] = {
     "FI_DEV_POWER_INSTANT": "backend",
     "NvmlBackend": "nvml_backend",
     "nvml_is_available": "nvml_backend",
+    "gpu_count": "inventory",
+    "visible_gpu_names": "inventory",
+    "describe_gpu": "inventory",
     "nvml_errors": "nvml_backend",
     "FakeBackend": "fake_backend",
     "FakeDevice": "fake_backend",
@@ -67,10 +74,13 @@ __all__ = [
     "WindowHandle",
     "cuda_synchronize",
     "decode_clock_event_reasons",
+    "describe_gpu",
+    "gpu_count",
     "nvml_errors",
     "nvml_is_available",
     "resolve_visible_devices",
     "trapezoid_j",
+    "visible_gpu_names",
 ]
 
 if TYPE_CHECKING:
@@ -81,6 +91,7 @@ if TYPE_CHECKING:
     from t2v_energy_lib.energy.fake_backend import FakeBackend, FakeDevice
     from t2v_energy_lib.energy.gpu_meter import GpuMeter, WindowHandle, cuda_synchronize
     from t2v_energy_lib.energy.host_meter import HostMeter, HostWindowHandle
+    from t2v_energy_lib.energy.inventory import describe_gpu, gpu_count, visible_gpu_names
     from t2v_energy_lib.energy.measurements import (
         GpuState,
         GpuWindow,

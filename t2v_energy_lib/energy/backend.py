@@ -116,6 +116,16 @@ class GpuBackend(abc.ABC):
     def persistence_mode(self, index: int) -> bool | None:
         """Persistence mode, or None where it cannot be read."""
 
+    def cuda_driver_version(self) -> int:
+        """The CUDA version the driver supports, as NVML encodes it (e.g. 13000 for 13.0).
+
+        Raises:
+            NvmlNotSupportedError: The backend cannot tell (the default).
+        """
+        from t2v_energy_lib.errors import NvmlNotSupportedError
+
+        raise NvmlNotSupportedError(f"{type(self).__name__} does not report the CUDA driver version")
+
     def instant_power_mw(self, index: int) -> float | None:
         """``NVML_FI_DEV_POWER_INSTANT``, or None where the field is not supported. Units: mW."""
         return self.field_values(index, [FI_DEV_POWER_INSTANT]).get(FI_DEV_POWER_INSTANT)

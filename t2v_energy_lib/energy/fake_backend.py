@@ -73,12 +73,16 @@ class FakeBackend(GpuBackend):
         clock: The clock the meter also uses (usually a FakeClock; a RealClock exercises the sampler thread).
         devices: One script per fake GPU, in "NVML" order.
         driver: Driver version string to report.
+        cuda_driver: CUDA driver version to report, NVML-encoded (13000 = 13.0).
     """
 
-    def __init__(self, clock: Clock, devices: Sequence[FakeDevice], driver: str = "0.0-fake") -> None:
+    def __init__(
+        self, clock: Clock, devices: Sequence[FakeDevice], driver: str = "0.0-fake", cuda_driver: int = 13000
+    ) -> None:
         self.clock = clock
         self.devices = list(devices)
         self.driver = driver
+        self.cuda_driver = cuda_driver
         self.calls: dict[str, int] = {}
 
     def _dev(self, index: int, what: str) -> FakeDevice:
@@ -120,6 +124,9 @@ class FakeBackend(GpuBackend):
 
     def driver_version(self) -> str:
         return self.driver
+
+    def cuda_driver_version(self) -> int:
+        return self.cuda_driver
 
     def power_limit_mw(self, index: int) -> int:
         return int(self._dev(index, "power_limit_mw").power_limit_w * 1000)

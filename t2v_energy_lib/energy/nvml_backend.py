@@ -72,6 +72,20 @@ def nvml_is_available() -> bool:
     return True
 
 
+def nvml_unavailable_reason() -> str:
+    """Why NVML cannot be used here, probed again (uncached) for a message: the import or init error."""
+    try:
+        import pynvml
+    except ImportError as exc:
+        return f"pynvml not importable: {exc}; install nvidia-ml-py"
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:  # NVMLError or a broken binding: the reason is the message
+        return f"nvmlInit failed: {exc}"
+    pynvml.nvmlShutdown()
+    return "the first probe failed; NVML initialised on a later try"
+
+
 def _field_value(value: Any) -> float:
     """The number inside an ``nvmlFieldValue_t`` union, by its value type."""
     import pynvml
@@ -100,8 +114,9 @@ class NvmlBackend(GpuBackend):
     def __init__(self) -> None:
         if not nvml_is_available():
             raise GpuUnavailableError(
-                "NVML is not available (pynvml missing, or no NVIDIA driver/GPU on this machine). Fix: run "
-                "on a machine with an NVIDIA GPU and nvidia-ml-py installed, or use a CPU-only EnergyMeter."
+                f"NVML is not available ({nvml_unavailable_reason()}; pynvml missing, or no NVIDIA "
+                "driver/GPU on this machine). Fix: run on a machine with an NVIDIA GPU and nvidia-ml-py "
+                "installed, or use a CPU-only EnergyMeter."
             )
         import pynvml
 
@@ -149,6 +164,10 @@ class NvmlBackend(GpuBackend):
     @_mapped
     def driver_version(self) -> str:
         return str(self._nvml.nvmlSystemGetDriverVersion())
+
+    @_mapped
+    def cuda_driver_version(self) -> int:
+        return int(self._nvml.nvmlSystemGetCudaDriverVersion_v2())
 
     @_mapped
     def power_limit_mw(self, index: int) -> int:

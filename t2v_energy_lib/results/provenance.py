@@ -1,7 +1,9 @@
 """Provenance of a run (hardware, software versions, checkout, date) and the baseline folder it belongs in.
 
 :func:`collect_provenance` never fails because one field is unavailable: the field is ``None`` and
-``provenance["unavailable"][field]`` says why. NVML is touched only inside the call, never at import.
+``provenance["unavailable"][field]`` says why. The GPU is described by the energy layer
+(:func:`t2v_energy_lib.energy.inventory.describe_gpu`, the only place that talks to NVML), only inside the
+call, never at import.
 
 Layout::
 
@@ -22,10 +24,11 @@ import platform
 import re
 import socket
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from t2v_energy_lib.energy.inventory import read_field as _field
 from t2v_energy_lib.errors import BaselineFormatError, HardwareMismatchError
 
 # Provenance fields that must agree for two results to be comparable: (section, key, label).
@@ -37,102 +40,19 @@ HARDWARE_FIELDS = (
 _VERSION_PACKAGES = ("torch", "diffusers", "transformers", "nvidia-ml-py", "t2v-energy")
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-_THROTTLE_NAMES = {
-    "nvmlClocksThrottleReasonGpuIdle": "gpu_idle",
-    "nvmlClocksThrottleReasonApplicationsClocksSetting": "applications_clocks_setting",
-    "nvmlClocksThrottleReasonSwPowerCap": "sw_power_cap",
-    "nvmlClocksThrottleReasonHwSlowdown": "hw_slowdown",
-    "nvmlClocksThrottleReasonSyncBoost": "sync_boost",
-    "nvmlClocksThrottleReasonSwThermalSlowdown": "sw_thermal_slowdown",
-    "nvmlClocksThrottleReasonHwThermalSlowdown": "hw_thermal_slowdown",
-    "nvmlClocksThrottleReasonHwPowerBrakeSlowdown": "hw_power_brake_slowdown",
-    "nvmlClocksThrottleReasonDisplayClockSetting": "display_clock_setting",
-}
-
-
-def _field(unavailable: dict[str, str], name: str, getter: Callable[[], Any]) -> Any:
-    """Call ``getter``; on any failure record why under ``unavailable[name]`` and return None."""
-    try:
-        return getter()
-    except Exception as exc:  # one missing field must never fail the run; the reason is recorded
-        unavailable[name] = f"{type(exc).__name__}: {exc}".strip()
-        return None
-
-
-def _decode(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _gpu_fields(pynvml: Any, handle: Any, index: int, unavailable: dict[str, str]) -> dict[str, Any]:
-    def get(name: str, fn: Callable[[], Any]) -> Any:
-        return _field(unavailable, f"gpu.{name}", fn)
-
-    def throttle_reasons() -> list[str]:
-        getter = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None)  # newer name (NVML 12.x+)
-        mask = (getter or pynvml.nvmlDeviceGetCurrentClocksThrottleReasons)(handle)
-        return sorted(label for attr, label in _THROTTLE_NAMES.items() if mask & getattr(pynvml, attr, 0))
-
-    clock_sm, clock_mem = pynvml.NVML_CLOCK_SM, pynvml.NVML_CLOCK_MEM
-    return {
-        "index": index,
-        "name": get("name", lambda: _decode(pynvml.nvmlDeviceGetName(handle))),
-        "uuid": get("uuid", lambda: _decode(pynvml.nvmlDeviceGetUUID(handle))),
-        "driver_version": get("driver_version", lambda: _decode(pynvml.nvmlSystemGetDriverVersion())),
-        "cuda_driver_version": get("cuda_driver_version", pynvml.nvmlSystemGetCudaDriverVersion_v2),
-        "power_limit_w": get(
-            "power_limit_w", lambda: pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0
-        ),
-        "max_sm_clock_mhz": get(
-            "max_sm_clock_mhz", lambda: pynvml.nvmlDeviceGetMaxClockInfo(handle, clock_sm)
-        ),
-        "sm_clock_mhz": get("sm_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, clock_sm)),
-        "memory_clock_mhz": get("memory_clock_mhz", lambda: pynvml.nvmlDeviceGetClockInfo(handle, clock_mem)),
-        "temperature_c": get(
-            "temperature_c", lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)
-        ),
-        "throttle_reasons": get("throttle_reasons", throttle_reasons),
-        "persistence_mode": get(
-            "persistence_mode",
-            lambda: pynvml.nvmlDeviceGetPersistenceMode(handle) == pynvml.NVML_FEATURE_ENABLED,
-        ),
-    }
-
-
-def _nvml_index_of_cuda_device(pynvml: Any, cuda_index: int) -> int:
-    """NVML index of CUDA device ``cuda_index`` under ``CUDA_VISIBLE_DEVICES`` (NVML ignores it)."""
-    from t2v_energy_lib.energy.devices import resolve_visible_devices
-
-    count = pynvml.nvmlDeviceGetCount()
-    uuids = [str(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i))) for i in range(count)]
-    visible = resolve_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
-    return visible[cuda_index]
-
 
 def _collect_gpu(
-    device_index: int | None, unavailable: dict[str, str], cuda_index: int | None = None
+    device_index: int | None,
+    unavailable: dict[str, str],
+    cuda_index: int | None = None,
+    backend: Any = None,
 ) -> dict[str, Any] | None:
-    """GPU fields through NVML, or None (with the reason in ``unavailable["gpu"]``)."""
-    if device_index is None and cuda_index is None:
-        unavailable["gpu"] = "no GPU requested (device_index=None)"
-        return None
-    try:
-        import pynvml
+    """GPU fields through the energy layer's device backend, or None (with the reason in ``unavailable``)."""
+    from t2v_energy_lib.energy.inventory import describe_gpu
 
-        pynvml.nvmlInit()
-    except Exception as exc:  # no driver, no library: a CPU-only provenance, with the reason
-        unavailable["gpu"] = f"NVML unavailable ({type(exc).__name__}: {exc}); no NVIDIA GPU recorded"
-        return None
-    try:
-        if cuda_index is not None:
-            device_index = _nvml_index_of_cuda_device(pynvml, cuda_index)
-        assert device_index is not None
-        handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
-        return _gpu_fields(pynvml, handle, device_index, unavailable)
-    except Exception as exc:
-        unavailable["gpu"] = f"GPU {device_index} unavailable through NVML ({type(exc).__name__}: {exc})"
-        return None
-    finally:
-        _field(unavailable, "gpu.nvml_shutdown", pynvml.nvmlShutdown)
+    gpu, why = describe_gpu(device_index, cuda_index=cuda_index, backend=backend)
+    unavailable.update(why)
+    return gpu
 
 
 def _cpu_model() -> str:
@@ -203,6 +123,7 @@ def collect_provenance(
     settings: Mapping[str, Any] | None = None,
     *,
     cuda_index: int | None = None,
+    gpu_backend: Any = None,
 ) -> dict[str, Any]:
     """Record where and with what a run happened.
 
@@ -211,6 +132,8 @@ def collect_provenance(
         settings: The run's settings, stored verbatim under ``"settings"``.
         cuda_index: Describe CUDA device ``cuda_index`` instead (mapped to its NVML index through
             ``CUDA_VISIBLE_DEVICES``, which NVML ignores): what a process pinned to one GPU of a host passes.
+        gpu_backend: The energy layer's device backend to ask (default: NVML for the call; tests pass a
+            ``FakeBackend``).
 
     Returns:
         The provenance dict (layout in the module docstring). Fields that could not be read are ``None`` and
@@ -218,7 +141,7 @@ def collect_provenance(
         temperature in °C.
     """
     unavailable: dict[str, str] = {}
-    gpu = _collect_gpu(device_index, unavailable, cuda_index)
+    gpu = _collect_gpu(device_index, unavailable, cuda_index, gpu_backend)
     host = {
         "cpu_model": _field(unavailable, "host.cpu_model", _cpu_model),
         "hostname": _field(unavailable, "host.hostname", socket.gethostname),

@@ -82,18 +82,13 @@ def nvml_gpu_count() -> int:
     Raises:
         GpuUnavailableError: NVML cannot be loaded or initialised.
     """
-    try:
-        import pynvml
+    from t2v_energy_lib.energy.inventory import gpu_count
 
-        pynvml.nvmlInit()
-        try:
-            return int(pynvml.nvmlDeviceGetCount())
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception as exc:  # pynvml raises NVMLError subclasses and ImportError; map them once, here
+    try:
+        return gpu_count()
+    except GpuUnavailableError as exc:
         raise GpuUnavailableError(
-            f"cannot count GPUs through NVML ({type(exc).__name__}: {exc}); set {VISIBLE_ENV} or pass the "
-            "count."
+            f"cannot count GPUs through NVML ({exc}); set {VISIBLE_ENV} or pass the count."
         ) from exc
 
 
