@@ -265,7 +265,7 @@ class XdistController:
 
     def _merge_lines(self) -> list[str]:
         summary = self.summary
-        files = ", ".join(Path(str(w["file"])).name for w in summary.workers)
+        files = ", ".join(str(w["source"]) for w in summary.workers)
         where = self.options.results_path
         if where is None:
             lines = [

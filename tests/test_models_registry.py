@@ -21,7 +21,8 @@ IDS = [
     "mochi-1-preview", "animatediff", "hunyuanvideo",
 ]  # fmt: skip
 
-# Published counts from /work/shared/models.md, in billions, to the printed precision (3 decimals).
+# Published counts (the model cards on the Hugging Face Hub, see each config's note), in billions, to the
+# printed precision (3 decimals).
 PUBLISHED_B = {
     ("wan2.1-t2v-1.3b", "transformer"): 1.419,
     ("wan2.1-t2v-14b", "transformer"): 14.288,

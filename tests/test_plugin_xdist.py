@@ -135,7 +135,7 @@ def test_workers_write_own_files_and_controller_merges_this_runs_files(
     merged_ids = _record_ids(out / "results.json")
     assert sorted(merged_ids) == sorted(IDS)  # each record once, nothing stale
     merged = load_results(out / "results.json")
-    assert [Path(w["file"]).name for w in merged.provenance["workers"]] == [
+    assert [w["source"] for w in merged.provenance["workers"]] == [
         "results.gw0.json",
         "results.gw1.json",
     ]

@@ -175,3 +175,35 @@ def test_a_sweep_split_over_two_commands_keeps_both_measurements_of_a_shared_par
     assert merged[rerun_id].rounds["gpu_energy_j"][0] == 2.0
     assert merged[rerun_id].extra["rerun_of"] == record(0).id
     assert merged[composed.id].extra["parts"] == [rerun_id]  # follows the measurement it was built from
+
+
+def test_merged_provenance_names_its_parts_by_file_name_run_date_and_gpu_not_by_path(tmp_path):
+    base = tmp_path / "suite.json"
+    paths = [write_worker(base, w, f"GPU-{w}-synthetic", [i]) for i, w in enumerate(("gw0", "gw1"))]
+    merge_result_files(paths, tmp_path / "merged.json")
+    workers = json.loads((tmp_path / "merged.json").read_text())["provenance"]["workers"]
+    assert [w["source"] for w in workers] == ["suite.gw0.json", "suite.gw1.json"]
+    assert [w["gpu_uuid"] for w in workers] == ["GPU-gw0-synthetic", "GPU-gw1-synthetic"]
+    assert all("file" not in w and w["date_utc"] == "2000-01-01T00:00:00Z" for w in workers)
+    assert str(tmp_path) not in json.dumps(workers)
+
+
+def test_an_older_merged_file_with_absolute_worker_paths_reads_as_file_names(tmp_path):
+    path = write_worker(tmp_path / "old.json", "gw0", "GPU-synthetic", [0])
+    doc = json.loads(path.read_text())
+    doc["provenance"]["workers"] = [{"file": "/some/machine/run/old.gw0.json", "gpu_uuid": "GPU-synthetic"}]
+    path.write_text(json.dumps(doc))
+    worker = load_results(path).provenance["workers"][0]
+    assert worker == {"source": "old.gw0.json", "gpu_uuid": "GPU-synthetic"}
+
+
+def test_no_stored_baseline_keeps_a_machine_path_once_read():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "baselines"
+    for path in root.rglob("*.json"):
+        data = json.loads(path.read_text())
+        if not (isinstance(data, dict) and data.get("schema") == "t2v-energy.results"):
+            continue
+        for worker in load_results(path).provenance.get("workers", []):
+            assert "file" not in worker and "/" not in str(worker.get("source")), path

@@ -2,9 +2,10 @@
 
 A :class:`Scenario` is one point of one suite: a model at exact generation settings. Its id reads like
 ``"resolution/wan2.1-t2v-1.3b/480x832x81-s50"``; record ids append the component
-(``".../denoiser_step"``). The sweeps follow /shared/paper.md on Wan2.1-T2V-1.3B (bf16, CFG as the pipeline
-runs it: guidance 5.0, two passes per step). ``tiny=True`` gives the same sweeps scaled down for the tiny
-variant on a CPU (a smoke run of the code paths, not a measurement of the study's shapes).
+(``".../denoiser_step"``). The sweeps follow the study (arXiv 2509.19222, "Video Killed the Energy Budget")
+on Wan2.1-T2V-1.3B (bf16, CFG as the pipeline runs it: guidance 5.0, two passes per step). ``tiny=True``
+gives the same sweeps scaled down for the tiny variant on a CPU (a smoke run of the code paths, not a
+measurement of the study's shapes).
 """
 
 from __future__ import annotations

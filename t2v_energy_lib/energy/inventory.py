@@ -161,7 +161,7 @@ def describe_gpu(
             assert device_index is not None
             return _identity(gpus, device_index, unavailable), unavailable
     except GpuUnavailableError as exc:
-        unavailable["gpu"] = f"NVML unavailable ({exc}); no NVIDIA GPU recorded"
+        unavailable["gpu"] = f"{exc}; no NVIDIA GPU recorded"
     except Exception as exc:  # a failing listing: a provenance without GPU, with the reason
         unavailable["gpu"] = f"GPU {device_index} unavailable through NVML ({type(exc).__name__}: {exc})"
     return None, unavailable

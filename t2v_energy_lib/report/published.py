@@ -1,6 +1,6 @@
 """PUBLISHED figures from the study (arXiv 2509.19222, "Video Killed the Energy Budget"), as printed.
 
-These numbers are the paper's, taken from its released table and notebook (see /work/shared/paper.md); they
+These numbers are the paper's, taken from its released table and notebook (arXiv 2509.19222); they
 were NOT measured by this project. They are kept here only to set our measurements beside them, with
 ratio columns ours/theirs. Units are the paper's: latency in s per video, energy in Wh per video, on one
 H100 SXM, mean over ~49 prompts.

@@ -160,6 +160,27 @@ def collect_provenance(
     }
 
 
+def migrate_provenance(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """Provenance in the current form: merged files written before it kept each worker part's absolute path
+    (``workers[].file``, a path on the machine that merged them); it becomes ``source``, the file's name.
+
+    Nothing else changes; a provenance without ``workers`` is returned as a plain copy.
+    """
+    out = dict(provenance)
+    workers = out.get("workers")
+    if isinstance(workers, list):
+        out["workers"] = [_migrate_worker(w) for w in workers]
+    return out
+
+
+def _migrate_worker(worker: Any) -> Any:
+    if not isinstance(worker, Mapping) or "file" not in worker:
+        return worker
+    entry = {k: v for k, v in worker.items() if k != "file"}
+    entry.setdefault("source", Path(str(worker["file"])).name)
+    return entry
+
+
 def gpu_slug(provenance: Mapping[str, Any]) -> str:
     """Folder-safe GPU name: ``"NVIDIA H100 80GB HBM3"`` -> ``"nvidia-h100-80gb-hbm3"``, ``"cpu"`` if none."""
     gpu = provenance.get("gpu")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import BaselineFormatError
+from t2v_energy_lib.results.provenance import migrate_provenance
 from t2v_energy_lib.results.quantities import migrate_rounds, sign_problem
 
 SCHEMA = "t2v-energy.results"
@@ -258,6 +259,8 @@ def parse_document(data: Any, where: str, path: Path | None = None) -> ResultFil
             label = f"record {i}" + (f" ({rid!r})" if isinstance(rid, str) else "")
             raise BaselineFormatError(f"{where}: {label} {exc}; {REGENERATE_HINT}") from None
     try:
-        return ResultFile(provenance=dict(data["provenance"]), records=tuple(records), path=path)
+        return ResultFile(
+            provenance=migrate_provenance(data["provenance"]), records=tuple(records), path=path
+        )
     except BaselineFormatError as exc:
         raise BaselineFormatError(f"{where}: {exc}; remove the stale copy or {REGENERATE_HINT}") from None

@@ -8,7 +8,8 @@ crashed leaves every record it finished. The merge:
   different content it is refused (:class:`~t2v_energy_lib.errors.ResultConflictError` names both files);
 - keeps the GPU of each record: ``machine_state["gpu_uuid"]`` (from its worker's provenance, unless the record
   already names one) and ``machine_state["result_file"]``;
-- writes a provenance that is the first file's, plus ``workers`` (file, GPU, date, record count per worker)
+- writes a provenance that is the first file's, plus ``workers`` (where each part came from by its file's
+  name, run commit, date and GPU, never by a path that existed on one machine; record count per worker)
   and ``devices`` (the distinct GPU UUIDs);
 - refuses files of different GPU models, drivers, power limits or software versions (one baseline is one
   machine configuration), unless ``allow_mismatch=True``.
@@ -38,7 +39,8 @@ class MergeSummary:
         out_path: The merged file.
         n_records: Records in the merged file.
         n_duplicates_dropped: Identical copies of a record found in more than one file and kept once.
-        workers: Per source file: ``file``, ``gpu_uuid``, ``gpu_name``, ``date_utc``, ``n_records``.
+        workers: Per source file: ``source`` (file name, no folder), ``git_commit``, ``date_utc``,
+            ``gpu_uuid``, ``gpu_name``, ``n_records``.
         devices: Distinct GPU UUIDs of the sources (None for a source without a GPU).
     """
 
@@ -117,8 +119,10 @@ def _with_worker_state(record: Any, source: Path, gpu_uuid: str | None) -> Any:
 
 def _worker_entry(part: Any) -> dict[str, Any]:
     gpu = _gpu(part.provenance)
+    git = part.provenance.get("git") if isinstance(part.provenance.get("git"), Mapping) else {}
     return {
-        "file": str(part.path),
+        "source": Path(part.path).name if part.path is not None else None,
+        "git_commit": git.get("commit"),
         "gpu_uuid": gpu.get("uuid"),
         "gpu_name": gpu.get("name"),
         "date_utc": part.provenance.get("date_utc"),

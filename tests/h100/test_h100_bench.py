@@ -2,7 +2,7 @@
 
 The main GPU path is the CLI (``t2v-energy characterize``); these tests run the same runners point by point
 so pytest-benchmark / the plugin can store and gate them. Each test is parametrized from the scenario
-dataclasses. Budget: a few seconds to ~1 min per point on an H100 (see /shared/h100.md).
+dataclasses. Budget: a few seconds to ~1 min per point on an H100.
 """
 
 from __future__ import annotations
