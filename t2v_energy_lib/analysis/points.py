@@ -11,7 +11,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import FitError, MissingResultsError
@@ -108,17 +107,17 @@ class SweepPoint:
 
 
 def open_results(results: Any) -> tuple[Any, str]:
-    """A loaded ``ResultFile`` and a label naming where it came from (for messages).
+    """The results as an indexed :class:`~t2v_energy_lib.results.folder.ResultFolder` (opened once: a folder
+    passed in comes back as it is) and a label naming where they came from (for messages).
 
     Args:
-        results: A ``ResultFile`` (anything with ``records`` and ``select``), or a path to a result file or a
-            folder of ``*.json`` result files.
+        results: A ``ResultFolder``, a ``ResultFile`` (anything with ``records`` and ``select``), or a path to
+            a result file or a folder of ``*.json`` result files.
     """
-    if hasattr(results, "records") and hasattr(results, "select"):
-        return results, str(getattr(results, "path", None) or "the given results")
-    from t2v_energy_lib.results import load_results
+    from t2v_energy_lib.results.folder import ResultFolder
 
-    return load_results(Path(results)), str(results)
+    folder = ResultFolder.open(results)
+    return folder, folder.label
 
 
 def require_records(
