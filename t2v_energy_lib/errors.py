@@ -94,3 +94,7 @@ class TooFewPointsError(FitError):
         self.suite = suite
         self.needed = needed
         self.found = found
+
+
+class VersionEnvError(T2VEnergyError):
+    """A Diffusers version's environment cannot be built or used (not declared, a wheel missing, no import)."""

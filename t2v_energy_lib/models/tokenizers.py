@@ -13,6 +13,11 @@ Llama tokenizer here is byte-level (one token per UTF-8 byte, built in code with
 alone is longer than the crop, so 256 positions stay valid. The LLaMA encoder still sees 351 tokens and the
 transformer 256, as with the real tokenizer; only which positions count as valid differs (compute does not
 depend on it, the masked attention runs over all 256).
+
+transformers 4 (the environment of Diffusers 0.33, whose Wan pipeline does not import under transformers 5)
+refuses to build ``T5Tokenizer()``/``T5TokenizerFast()`` without a SentencePiece file. There the T5 tokenizers
+are word-level ``T5TokenizerFast`` built in code (every word is ``<unk>``, id 2, so the tiny variants' small
+vocabularies hold every id); padded to ``max_length`` they give the same token count, so the same compute.
 """
 
 from __future__ import annotations
@@ -31,10 +36,24 @@ def offline_tokenizer(class_name: str, max_length: int) -> Any:
 
     if class_name.startswith("LlamaTokenizer"):
         tok = _byte_level_llama()
+    elif class_name.startswith("T5Tokenizer") and transformers.__version__.split(".")[0] == "4":
+        tok = _word_level_t5()
     else:
         tok = getattr(transformers, class_name)()
     tok.model_max_length = max_length
     return tok
+
+
+def _word_level_t5() -> Any:
+    """A ``T5TokenizerFast`` with T5's special ids (pad 0, ``</s>`` 1, unk 2) and every word ``<unk>``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import T5TokenizerFast
+
+    backend = Tokenizer(models.WordLevel(vocab={"<pad>": 0, "</s>": 1, "<unk>": 2}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    return T5TokenizerFast(
+        tokenizer_object=backend, eos_token="</s>", unk_token="<unk>", pad_token="<pad>", extra_ids=0
+    )
 
 
 def _byte_level_llama() -> Any:
