@@ -97,4 +97,4 @@ class TooFewPointsError(FitError):
 
 
 class VersionEnvError(T2VEnergyError):
-    """A Diffusers version's environment cannot be built or used (not declared, a wheel missing, no import)."""
+    """A Diffusers version's environment cannot be built or used (undeclared, a wheel missing, no import)."""

@@ -42,13 +42,13 @@ def _version_key(text: str) -> tuple[Any, ...]:
 
 
 def wheelhouses(root: str | Path, version: str, shared: Sequence[str] = (".whl",)) -> tuple[Path, ...]:
-    """Where a version's wheels are looked for: ``<root>/.whl-versions/<version>``, then the shared folders."""
+    """Where a version's wheels are searched: ``<root>/.whl-versions/<version>``, then the shared folders."""
     root = Path(root)
     return (root / ".whl-versions" / version, *(root / s for s in shared))
 
 
 def find_wheel(requirement: str, folders: Sequence[Path]) -> Path | None:
-    """The wheel of ``name==version`` (or the newest of ``name``) in the first folder holding one, else None."""
+    """The wheel of ``name==version`` (or the newest ``name``) in the first folder holding one, else None."""
     name, _, version = requirement.partition("==")
     for folder in folders:
         if not folder.is_dir():
@@ -160,7 +160,7 @@ print(json.dumps(out))
 
 @dataclass(frozen=True)
 class Probe:
-    """What a version's environment imports: package versions and, per pipeline class, ``"ok"`` or the error."""
+    """What a version's environment imports: package versions, per pipeline class ``"ok"`` or an error."""
 
     versions: dict[str, str | None]
     pipelines: dict[str, str]

@@ -87,7 +87,7 @@ MATRIX: tuple[VersionSpec, ...] = (
         "0.33.1",
         transformers="4.57.6",
         wheels=TRANSFORMERS4_WHEELS,
-        note="its Wan pipeline imports FLAX_WEIGHTS_NAME from transformers.utils, which transformers 5 removed",
+        note="its Wan pipeline imports FLAX_WEIGHTS_NAME from transformers.utils (gone in transformers 5)",
     ),
     VersionSpec("0.35.2"),
     VersionSpec("0.36.0"),

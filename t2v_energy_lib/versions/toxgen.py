@@ -26,8 +26,8 @@ def render(matrix: Sequence[VersionSpec] = MATRIX) -> str:
     factors = ",".join(spec.factor.removeprefix("diffusers") for spec in matrix)
     lines = [
         BEGIN,
-        "#   tox -e gpu-diffusers0331   the GPU suite (pytest -m $T2V_MARK, default h100) under Diffusers 0.33.1;",
-        "#                              one env per version of t2v_energy_lib/versions/matrix.py, named by its pin",
+        "#   tox -e gpu-diffusers0331: the GPU suite (pytest -m $T2V_MARK, default h100) under Diffusers 0.33.1,",
+        "#   one env per version of the matrix, named by its pin",
         f"[testenv:gpu-diffusers{{{factors}}}]",
         "description = GPU benchmarks under one pinned Diffusers version (t2v_energy_lib/versions/matrix.py)",
         "system_site_packages = true",
@@ -36,9 +36,8 @@ def render(matrix: Sequence[VersionSpec] = MATRIX) -> str:
         "setenv =",
     ]
     for spec in matrix:
-        lines.append(
-            f"    {spec.factor}: PIP_FIND_LINKS = {{toxinidir}}/.whl-versions/{spec.diffusers} {{toxinidir}}/.whl"
-        )
+        folder = f"{{toxinidir}}/.whl-versions/{spec.diffusers}"
+        lines.append(f"    {spec.factor}: PIP_FIND_LINKS = {folder} {{toxinidir}}/.whl")
     lines.append("deps =")
     for wheel in COMMON_WHEELS:
         lines.append(f"    {wheel}")
@@ -46,7 +45,8 @@ def render(matrix: Sequence[VersionSpec] = MATRIX) -> str:
         lines.extend(f"    {spec.factor}: {req}" for req in spec.requirements)
     lines += [
         "commands =",
-        "    pytest -m {env:T2V_MARK:h100} --require-gpu -p no:randomly --energy-results out/{envname}.json {posargs}",
+        "    pytest -m {env:T2V_MARK:h100} --require-gpu -p no:randomly "
+        "--energy-results out/{envname}.json {posargs}",
         END,
     ]
     return "\n".join(lines) + "\n"
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         current = args.check.read_text()
         if splice(current, block) != current:
-            print(f"{args.check} is out of date; run python -m t2v_energy_lib.versions.toxgen --write {args.check}")
+            print(f"{args.check} is out of date; regenerate it: python -m {__spec__.name} --write {args.check}")
             return 1
         return 0
     sys.stdout.write(block)
