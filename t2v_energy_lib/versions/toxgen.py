@@ -26,7 +26,7 @@ def render(matrix: Sequence[VersionSpec] = MATRIX) -> str:
     factors = ",".join(spec.factor.removeprefix("diffusers") for spec in matrix)
     lines = [
         BEGIN,
-        "#   tox -e gpu-diffusers0331: the GPU suite (pytest -m $T2V_MARK, default h100) under Diffusers 0.33.1,",
+        "#   tox -e gpu-diffusers0331: the GPU suite (pytest -m $T2V_MARK, default h100), Diffusers 0.33.1;",
         "#   one env per version of the matrix, named by its pin",
         f"[testenv:gpu-diffusers{{{factors}}}]",
         "description = GPU benchmarks under one pinned Diffusers version (t2v_energy_lib/versions/matrix.py)",
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         current = args.check.read_text()
         if splice(current, block) != current:
-            print(f"{args.check} is out of date; regenerate it: python -m {__spec__.name} --write {args.check}")
+            print(f"{args.check} out of date; regenerate: python -m {__spec__.name} --write {args.check}")
             return 1
         return 0
     sys.stdout.write(block)
