@@ -1,0 +1,224 @@
+"""Step detection over a version history that weighs each version's measured uncertainty (after asv).
+
+Input: per version, in release order, the raw per-round values of one metric (never rounded). Method:
+
+1. **Per-version mean and standard error** from the rounds. Rounds taken inside one process miss the
+   process-to-process spread, so the standard error is floored at ``noise_floor_rel`` of the mean (0.5 % by
+   default); a version with one round borrows the median relative spread of the others (or the floor).
+2. **Segmentation** (as asv's ``step_detect``, but with a squared-error cost): the exact optimal partition of
+   the history into runs of equal level, minimising ``sum w_k (m_k - mu_segment)^2`` with ``w_k = 1/se_k^2``
+   plus ``penalty`` per extra segment. The default penalty is the chi-square quantile of one degree of
+   freedom at ``confidence``: a new level must explain more than a change of that significance would.
+3. **A boundary is a step** when (a) the two segments' weighted means differ by at least ``min_change`` and
+   their interval excludes 1, and (b) the release at the boundary moved by itself: the ratio of the two
+   adjacent versions has an interval excluding 1 and a change of at least half of ``min_change``. (b) keeps
+   a slow drift (a little per release) from being blamed on one release.
+4. Every adjacent pair that is not a step is reported as unchanged. The first-to-last ratio is reported too;
+   when it is significant and beyond ``min_change`` but the steps explain less than half of it (in log
+   terms) the history is flagged as a **drift**.
+
+Intervals are Welch-style (t quantile with Welch-Satterthwaite degrees of freedom) on the difference of means,
+divided by the earlier mean, as in :mod:`t2v_energy_lib.results.stats`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from t2v_energy_lib.errors import FitError
+
+
+@dataclass(frozen=True)
+class VersionValues:
+    """Raw per-round values of one metric under one version (in the metric's unit)."""
+
+    version: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Level:
+    """A version's (or a segment's) mean with its standard error and rounds. Units: the metric's."""
+
+    mean: float
+    se: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """A release that changed the metric.
+
+    Attributes:
+        before: The last version of the earlier level.
+        after: The release that moved it.
+        ratio: ``after / before`` (adjacent versions), with ``ci_low``/``ci_high`` at the confidence.
+        segment_ratio: Later level / earlier level (all versions of both segments pooled), with its interval.
+        change: ``segment_ratio - 1`` (0.05 = 5 % more).
+    """
+
+    before: str
+    after: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    segment_ratio: float
+    segment_ci_low: float
+    segment_ci_high: float
+
+    @property
+    def change(self) -> float:
+        """Relative change of the level (segment ratio - 1). Unitless."""
+        return self.segment_ratio - 1.0
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """The steps of one metric's history, and which releases did nothing."""
+
+    versions: tuple[str, ...]
+    levels: tuple[Level, ...]
+    segments: tuple[tuple[int, int], ...]
+    steps: tuple[Step, ...]
+    unchanged: tuple[tuple[str, str], ...]
+    total_ratio: float
+    total_ci: tuple[float, float]
+    drift: bool
+    confidence: float
+    min_change: float
+
+    def interval(self, i: int) -> tuple[float, float]:
+        """The interval of version ``i``'s mean at the report's confidence (t quantile, n-1 dof)."""
+        lv = self.levels[i]
+        t = _t(self.confidence, max(1, lv.n - 1))
+        return lv.mean - t * lv.se, lv.mean + t * lv.se
+
+
+def _t(confidence: float, dof: float) -> float:
+    from scipy import stats as sps  # lazy: scipy is heavy
+
+    return float(sps.t.ppf(0.5 + confidence / 2.0, dof))
+
+
+def _levels(history: Sequence[VersionValues], noise_floor_rel: float) -> list[Level]:
+    rel_spreads = [
+        statistics.stdev(h.values) / abs(statistics.fmean(h.values))
+        for h in history
+        if len(h.values) >= 2 and statistics.fmean(h.values) != 0
+    ]
+    borrowed = statistics.median(rel_spreads) if rel_spreads else noise_floor_rel
+    out = []
+    for h in history:
+        mean = statistics.fmean(h.values)
+        sd = statistics.stdev(h.values) if len(h.values) >= 2 else borrowed * abs(mean)
+        se = max(sd / math.sqrt(len(h.values)), noise_floor_rel * abs(mean))
+        out.append(Level(mean, se, len(h.values)))
+    return out
+
+
+def _pool(levels: Sequence[Level]) -> Level:
+    w = [1.0 / lv.se**2 for lv in levels]
+    mean = sum(wi * lv.mean for wi, lv in zip(w, levels, strict=True)) / sum(w)
+    return Level(mean, 1.0 / math.sqrt(sum(w)), sum(lv.n for lv in levels))
+
+
+def _cost(levels: Sequence[Level]) -> float:
+    pooled = _pool(levels)
+    return sum(((lv.mean - pooled.mean) / lv.se) ** 2 for lv in levels)
+
+
+def segment(levels: Sequence[Level], penalty: float) -> tuple[tuple[int, int], ...]:
+    """Optimal partition into segments ``(first, last)`` (inclusive indices): weighted SSE + penalty each."""
+    n = len(levels)
+    best = [0.0] + [math.inf] * n  # best[j]: cost of levels[:j]
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):
+            c = best[i] + _cost(levels[i:j]) + (penalty if i > 0 else 0.0)
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    out, j = [], n
+    while j > 0:
+        out.append((cut[j], j - 1))
+        j = cut[j]
+    return tuple(reversed(out))
+
+
+def ratio_interval(a: Level, b: Level, confidence: float) -> tuple[float, float, float]:
+    """``b/a`` with its interval: Welch t on ``b - a`` (Welch-Satterthwaite dof), divided by ``a``'s mean."""
+    if a.mean <= 0:
+        raise FitError(f"a ratio needs a positive earlier mean, got {a.mean!r}")
+    var = a.se**2 + b.se**2
+    den = (a.se**4 / max(1, a.n - 1)) + (b.se**4 / max(1, b.n - 1))
+    dof = var**2 / den if den > 0 else 1e6
+    half = _t(confidence, max(1.0, dof)) * math.sqrt(var)
+    diff = b.mean - a.mean
+    return b.mean / a.mean, 1.0 + (diff - half) / a.mean, 1.0 + (diff + half) / a.mean
+
+
+def detect_steps(
+    history: Sequence[VersionValues],
+    *,
+    min_change: float = 0.02,
+    confidence: float = 0.99,
+    noise_floor_rel: float = 0.005,
+    penalty: float | None = None,
+) -> StepReport:
+    """Find the releases that changed a metric (see the module docstring for the method).
+
+    Args:
+        history: Per version, in release order, the raw rounds (at least one each).
+        min_change: Smallest relative change that counts as a step (0.02 = 2 %).
+        confidence: Confidence of every interval (two-sided).
+        noise_floor_rel: Floor of a version's standard error, relative to its mean.
+        penalty: Cost of one more segment (default: chi-square(1) quantile at ``confidence``).
+
+    Raises:
+        FitError: Fewer than two versions, a version without values, or a non-positive mean.
+    """
+    if len(history) < 2:
+        raise FitError(f"a history needs at least two versions, got {len(history)}; measure more versions")
+    for h in history:
+        if not h.values:
+            raise FitError(f"version {h.version} has no values; it was not measured (see its error record)")
+    if penalty is None:
+        from scipy import stats as sps
+
+        penalty = float(sps.chi2.ppf(confidence, 1))
+    levels = _levels(history, noise_floor_rel)
+    segs = segment(levels, penalty)
+    names = tuple(h.version for h in history)
+    steps: list[Step] = []
+    boundaries = set()
+    for left, right in itertools.pairwise(segs):
+        a, b = left[1], right[0]
+        seg = ratio_interval(
+            _pool(levels[left[0] : left[1] + 1]), _pool(levels[right[0] : right[1] + 1]), confidence
+        )
+        pair = ratio_interval(levels[a], levels[b], confidence)
+        seg_ok = abs(seg[0] - 1.0) >= min_change and not seg[1] <= 1.0 <= seg[2]
+        pair_ok = abs(pair[0] - 1.0) >= min_change / 2 and not pair[1] <= 1.0 <= pair[2]
+        if seg_ok and pair_ok:
+            steps.append(Step(names[a], names[b], *pair, *seg))
+            boundaries.add(b)
+    unchanged = tuple((names[i - 1], names[i]) for i in range(1, len(names)) if i not in boundaries)
+    total = ratio_interval(levels[0], levels[-1], confidence)
+    explained = sum(math.log(s.segment_ratio) for s in steps)
+    significant = abs(total[0] - 1.0) >= min_change and not total[1] <= 1.0 <= total[2]
+    drift = significant and abs(explained) < 0.5 * abs(math.log(total[0]))
+    return StepReport(
+        versions=names,
+        levels=tuple(levels),
+        segments=segs,
+        steps=tuple(steps),
+        unchanged=unchanged,
+        total_ratio=total[0],
+        total_ci=(total[1], total[2]),
+        drift=drift,
+        confidence=confidence,
+        min_change=min_change,
+    )
