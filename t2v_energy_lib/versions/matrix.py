@@ -5,8 +5,8 @@ that does not run with the runner's libraries names the wheels it needs instead;
 environment (a folder first on ``PYTHONPATH``, see :mod:`.env`), never into the runner's site-packages.
 
 Verified on the CPU (torch 2.13, 2026-12-01): the Wan, CogVideoX and LTX-Video pipelines of every version
-below import and the tiny Wan variant runs (0.36.0-0.39.0 need ``httpx``, which huggingface_hub 1 brings on
-the runner). PyPI also has 0.34.0, 0.38.0 and 0.40.0; they are left out only to keep the wheelhouse that is
+below import and the tiny Wan variant runs (0.36.0-0.40.0 need ``httpx``, which huggingface_hub 1 brings on
+the runner). PyPI also has 0.34.0, 0.38.0 and 0.41.0; they are left out only to keep the wheelhouse that is
 carried to the GPU small (adding one is one line here plus its wheel).
 """
 
@@ -93,7 +93,7 @@ MATRIX: tuple[VersionSpec, ...] = (
     VersionSpec("0.36.0"),
     VersionSpec("0.37.1"),
     VersionSpec("0.39.0"),
-    VersionSpec("0.41.0"),
+    VersionSpec("0.40.0"),
     VersionSpec("0.42.1"),
 )
 
@@ -115,7 +115,7 @@ def get_version(version: str) -> VersionSpec:
 
 
 def resolve(selection: str | Sequence[str] | None) -> tuple[VersionSpec, ...]:
-    """Versions from ``"all"``/None, a list, or text like ``"0.33.1,0.37.1"`` or ``"0.35.2..0.41.0"``.
+    """Versions from ``"all"``/None, a list, or text like ``"0.33.1,0.37.1"`` or ``"0.35.2..0.40.0"``.
 
     A range ``A..B`` takes every matrix version from A to B inclusive (both must be declared). The result is
     in release order, without duplicates.

@@ -1,0 +1,87 @@
+"""Diffusers changes that can explain a step, with where each was found. Only what was checked is here.
+
+Each entry names the first release of the matrix found to contain the change, the last one found without
+it, how that was established (a diff of the released wheels' source files), and the upstream pull request
+when one was found. An entry is a candidate cause: a measured step between ``absent_in`` and
+``present_in`` whose operator profile moved the way the entry predicts is consistent with it, nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from t2v_energy_lib.versions.matrix import VersionSpec
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A change in Diffusers' source between two releases.
+
+    Attributes:
+        model_prefix: Model ids it concerns (``"wan"`` matches ``wan2.1-t2v-1.3b``).
+        absent_in: Last release checked without the change.
+        present_in: First release checked with it.
+        file: The source file changed (in the released wheel).
+        change: What changed, as read in the diff.
+        expect: Which part and kernel classes it should move.
+        source: Upstream reference (pull request or issue), or how it was found.
+    """
+
+    model_prefix: str
+    absent_in: str
+    present_in: str
+    file: str
+    change: str
+    expect: str
+    source: str
+
+
+CAUSES: tuple[Cause, ...] = (
+    Cause(
+        "wan",
+        "0.33.1",
+        "0.35.2",
+        "diffusers/models/transformers/transformer_wan.py",
+        "the Wan attention goes through the attention dispatcher (dispatch_attention_fn); the file grows "
+        "from 469 to 698 lines (0.34.0 not checked)",
+        "denoiser_step: attention kernels (which SDPA backend runs)",
+        "diff of the released wheels (no pull request looked up)",
+    ),
+    Cause(
+        "wan",
+        "0.37.1",
+        "0.39.0",
+        "diffusers/pipelines/wan/pipeline_wan.py",
+        "self.scheduler.set_begin_index(0) before the denoising loop, 'to remove DtoH sync' (0.38.0 not "
+        "checked)",
+        "end_to_end only (the rest of the pipeline, once per video); not the denoiser step",
+        "pattern of huggingface/diffusers#11696 ('Avoid DtoH sync from access of nonzero() item in "
+        "scheduler'); huggingface/diffusers#14573 lists Wan among the pipelines that received it",
+    ),
+    Cause(
+        "wan",
+        "0.39.0",
+        "0.40.0",
+        "diffusers/models/transformers/transformer_wan.py",
+        "hidden_states = hidden_states.contiguous() after the patch embedding, before the block loop "
+        "('flatten+transpose produces a non-contiguous tensor')",
+        "denoiser_step: norm/elementwise kernels (strided adds and copies become vectorized); attention and "
+        "matmul unchanged",
+        "huggingface/diffusers#14236 ('Make WanTransformer3DModel hidden states contiguous before the block "
+        "loop', merged 2026-07-19; its own benchmark: +3.0% on an RTX 5090 for Wan2.2-TI2V-5B)",
+    ),
+)
+
+
+def _key(version: str) -> tuple[int, int, int]:
+    return VersionSpec(version).key
+
+
+def causes_between(model: str, before: str, after: str) -> tuple[Cause, ...]:
+    """Causes on file for ``model`` whose change lies in ``(before, after]`` (either direction of a step)."""
+    lo, hi = sorted((_key(before), _key(after)))
+    return tuple(
+        c
+        for c in CAUSES
+        if model.startswith(c.model_prefix) and lo <= _key(c.absent_in) and _key(c.present_in) <= hi
+    )
