@@ -5,8 +5,9 @@ and the version's extra wheels from :mod:`.matrix`, unpacked from a local wheelh
 ``PYTHONPATH`` it shadows the runner's packages of the same names and nothing else, so torch, CUDA and every
 other library stay the runner's. No pip, no index and no network are needed (the GPU runner has none).
 
-Wheelhouse layout: ``.whl-versions/<version>/`` holds that version's wheels; shared folders (``.whl/``) are
-searched after it. A missing wheel is an error naming it and the download command.
+Wheelhouse layout: ``.whl-versions/<version>/`` holds that version's wheels; shared folders
+(``.whl-versions/shared/``, ``.whl/``) are searched after it. A missing wheel is an error naming it and
+the download command.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def _version_key(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.+-]", text))
 
 
-def wheelhouses(root: str | Path, version: str, shared: Sequence[str] = (".whl",)) -> tuple[Path, ...]:
+def wheelhouses(
+    root: str | Path, version: str, shared: Sequence[str] = (".whl-versions/shared", ".whl")
+) -> tuple[Path, ...]:
     """Where a version's wheels are searched: ``<root>/.whl-versions/<version>``, then the shared folders."""
     root = Path(root)
     return (root / ".whl-versions" / version, *(root / s for s in shared))

@@ -21,9 +21,12 @@ from t2v_energy_lib.errors import VersionEnvError
 #: Wheels every version's environment gets (diffusers imports ``importlib_metadata``; the runner lacks it).
 COMMON_WHEELS: tuple[str, ...] = ("importlib_metadata",)
 
+#: Up to 0.36.x the Wan pipeline calls ``ftfy.fix_text`` unconditionally (0.37 guards it); the runner has no
+#: ftfy, so these versions bring it (wcwidth 0.2.13 is ftfy's dependency, pure Python).
+FTFY_WHEELS: tuple[str, ...] = ("ftfy==6.3.1", "wcwidth==0.2.13")
 #: What Diffusers 0.33.x needs on a transformers-5 runner: transformers 4 with its hub and tokenizers
 #: ranges (``huggingface-hub>=0.34,<1.0``, ``tokenizers>=0.22,<=0.23.0`` are checked when transformers is
-#: imported), requests for that hub, and ftfy (0.33.1's Wan pipeline calls ``ftfy.fix_text`` unconditionally).
+#: imported) and requests for that hub.
 TRANSFORMERS4_WHEELS: tuple[str, ...] = (
     "transformers==4.57.6",
     "huggingface_hub==0.36.2",
@@ -33,8 +36,6 @@ TRANSFORMERS4_WHEELS: tuple[str, ...] = (
     "idna==3.20",
     "charset_normalizer==3.5.3",
     "certifi==2026.10.19.post1",
-    "ftfy==6.3.1",
-    "wcwidth==0.9.4",
 )
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -86,11 +87,11 @@ MATRIX: tuple[VersionSpec, ...] = (
     VersionSpec(
         "0.33.1",
         transformers="4.57.6",
-        wheels=TRANSFORMERS4_WHEELS,
+        wheels=TRANSFORMERS4_WHEELS + FTFY_WHEELS,
         note="its Wan pipeline imports FLAX_WEIGHTS_NAME from transformers.utils (gone in transformers 5)",
     ),
-    VersionSpec("0.35.2"),
-    VersionSpec("0.36.0"),
+    VersionSpec("0.35.2", wheels=FTFY_WHEELS, note="its Wan pipeline calls ftfy.fix_text unconditionally"),
+    VersionSpec("0.36.0", wheels=FTFY_WHEELS, note="its Wan pipeline calls ftfy.fix_text unconditionally"),
     VersionSpec("0.37.1"),
     VersionSpec("0.39.0"),
     VersionSpec("0.40.0"),

@@ -37,7 +37,8 @@ def render(matrix: Sequence[VersionSpec] = MATRIX) -> str:
     ]
     for spec in matrix:
         folder = f"{{toxinidir}}/.whl-versions/{spec.diffusers}"
-        lines.append(f"    {spec.factor}: PIP_FIND_LINKS = {folder} {{toxinidir}}/.whl")
+        shared = "{toxinidir}/.whl-versions/shared {toxinidir}/.whl"
+        lines.append(f"    {spec.factor}: PIP_FIND_LINKS = {folder} {shared}")
     lines.append("deps =")
     for wheel in COMMON_WHEELS:
         lines.append(f"    {wheel}")
