@@ -35,6 +35,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--models", default="wan2.1-t2v-1.3b", help="comma-separated model ids")
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds per version (default 2)")
+    p.add_argument(
+        "--order",
+        choices=("release", "spread"),
+        default="release",
+        help="version order within a round: release order, or both ends first then midpoints "
+        "(a run cut short by the budget still spans the range)",
+    )
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     p.add_argument("--out", type=Path, default=None, help="root of the version folders (default below)")
     p.add_argument("--env-root", type=Path, default=None, help="where version environments are unpacked")
@@ -113,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         return _probe(args, versions)
     ok = True
     if not args.report_only:
-        jobs = plan(versions, models, args.rounds)
+        jobs = plan(versions, models, args.rounds, args.order)
         shape = f"{len(versions)} versions x {len(models)} models x {args.rounds} rounds"
         print(f"history: {len(jobs)} jobs ({shape}) -> {out}")
         result = run_history(

@@ -49,9 +49,36 @@ class Job:
         return out / self.version.diffusers / "logs" / f"{self.name}.log"
 
 
-def plan(versions: Sequence[VersionSpec], models: Sequence[str], rounds: int) -> tuple[Job, ...]:
-    """Jobs in run order: per round and model, versions forward in even rounds and backward in odd ones."""
+def spread(items: Sequence[VersionSpec]) -> list[VersionSpec]:
+    """Both ends first, then midpoints (0.33, 0.42, 0.37, 0.35...): a run cut short still spans the range."""
+    if len(items) <= 2:
+        return list(items)
+    out = [items[0], items[-1]]
+    ranges = [(0, len(items) - 1)]
+    while ranges:
+        nxt = []
+        for lo, hi in ranges:
+            if hi - lo > 1:
+                mid = (lo + hi) // 2
+                out.append(items[mid])
+                nxt += [(lo, mid), (mid, hi)]
+        ranges = nxt
+    return out
+
+
+def plan(
+    versions: Sequence[VersionSpec], models: Sequence[str], rounds: int, order: str = "release"
+) -> tuple[Job, ...]:
+    """Jobs in run order: per round and model, versions forward in even rounds and backward in odd ones.
+
+    ``order="spread"`` takes the versions in :func:`spread` order instead of release order (for runs that a
+    time budget may cut short).
+    """
     ordered = sorted(versions, key=lambda v: v.key)
+    if order == "spread":
+        ordered = spread(ordered)
+    elif order != "release":
+        raise ValueError(f"order must be 'release' or 'spread', got {order!r}")
     jobs = []
     for r in range(rounds):
         for model in models:
