@@ -111,13 +111,16 @@ def _levels(history: Sequence[VersionValues], noise_floor_rel: float) -> list[Le
         if len(h.values) >= 2 and statistics.fmean(h.values) != 0
     ]
     borrowed = statistics.median(rel_spreads) if rel_spreads else noise_floor_rel
-    out = []
-    for h in history:
-        mean = statistics.fmean(h.values)
-        sd = statistics.stdev(h.values) if len(h.values) >= 2 else borrowed * abs(mean)
-        se = max(sd / math.sqrt(len(h.values)), noise_floor_rel * abs(mean))
-        out.append(Level(mean, se, len(h.values)))
-    return out
+    return [level(h.values, noise_floor_rel, borrowed) for h in history]
+
+
+def level(values: Sequence[float], noise_floor_rel: float, single_rel: float | None = None) -> Level:
+    """Mean and standard error of raw rounds; the error is floored at ``noise_floor_rel`` of the mean, and one
+    round takes ``single_rel`` (default: the floor) of the mean as its spread."""
+    mean = statistics.fmean(values)
+    spread = single_rel if single_rel is not None else noise_floor_rel
+    sd = statistics.stdev(values) if len(values) >= 2 else spread * abs(mean)
+    return Level(mean, max(sd / math.sqrt(len(values)), noise_floor_rel * abs(mean)), len(values))
 
 
 def _pool(levels: Sequence[Level]) -> Level:

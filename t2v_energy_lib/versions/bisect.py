@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from t2v_energy_lib.analysis.steps import Level, ratio_interval
+from t2v_energy_lib.analysis.steps import level, ratio_interval
 from t2v_energy_lib.errors import FitError
 from t2v_energy_lib.versions.matrix import VersionSpec
 
@@ -49,12 +49,6 @@ class BisectResult:
     def found(self) -> bool:
         """True when A and B differ beyond their noise (there was a change to locate)."""
         return not self.total[1] <= 1.0 <= self.total[2]
-
-
-def _level(values: Sequence[float], noise_floor_rel: float) -> Level:
-    mean = statistics.fmean(values)
-    sd = statistics.stdev(values) if len(values) >= 2 else noise_floor_rel * abs(mean)
-    return Level(mean, max(sd / math.sqrt(len(values)), noise_floor_rel * abs(mean)), len(values))
 
 
 def bisect_versions(
@@ -97,10 +91,10 @@ def bisect_versions(
             lo, v_lo = mid, v_mid
     a, b = versions[lo].diffusers, versions[hi].diffusers
     pair = ratio_interval(
-        _level(measured[a], noise_floor_rel), _level(measured[b], noise_floor_rel), confidence
+        level(measured[a], noise_floor_rel), level(measured[b], noise_floor_rel), confidence
     )
     first, last = versions[0].diffusers, versions[-1].diffusers
     total = ratio_interval(
-        _level(measured[first], noise_floor_rel), _level(measured[last], noise_floor_rel), confidence
+        level(measured[first], noise_floor_rel), level(measured[last], noise_floor_rel), confidence
     )
     return BisectResult(a, b, *pair, total=total, measured=measured)
