@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from t2v_energy_lib.cli import main
-from t2v_energy_lib.errors import HardwareMismatchError, VersionEnvError
+from t2v_energy_lib.errors import BaselineFormatError, HardwareMismatchError, VersionEnvError
 from t2v_energy_lib.results.schema import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter, load_results
 from t2v_energy_lib.versions.causes import causes_between
@@ -182,3 +182,17 @@ def test_report_only_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "STEP 0.37.1 -> 0.42.1" in out and "candidate cause (0.39.0 -> 0.40.0" in out
     assert "| 0.37.1 | 0.42.1 |" in md.read_text() and (tmp_path / "history.png").exists()
+
+
+def test_pytest_selection_writes_the_plugins_results_into_the_job_folder(tmp_path: Path) -> None:
+    [job] = plan(resolve("0.37.1"), [MODEL], 1)
+    argv = JobSettings(pytest_mark="gate", extra_args=("tests/gpu",)).worker_argv(job, tmp_path / "job")
+    assert argv[1:5] == ["-m", "pytest", "-m", "gate"] and argv[-1] == "tests/gpu"
+    assert argv[argv.index("--energy-results") + 1] == str(tmp_path / "job" / "history.json")
+
+
+def test_a_run_that_imported_another_diffusers_is_refused(tmp_path: Path) -> None:
+    # the runner's diffusers shadowed the version's
+    write_run(tmp_path / "0.37.1" / "runs" / "r0-x", "0.42.1", 1)
+    with pytest.raises(BaselineFormatError, match=r"ran diffusers 0\.42\.1, not 0\.37\.1"):
+        merge_version(tmp_path / "0.37.1")

@@ -52,6 +52,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--window-s", type=float, default=None, help="denoiser window (default 2 s on a GPU)")
     p.add_argument("--idle-s", type=float, default=2.0, help="idle power before each GPU job (default 2 s)")
     p.add_argument("--no-profile", action="store_true", help="skip the profiled step (no explanations)")
+    p.add_argument(
+        "--pytest-mark",
+        default=None,
+        metavar="MARK",
+        help="measure `pytest -m MARK` (e.g. gate) under each version instead of the built-in selection",
+    )
     p.add_argument("--report-only", action="store_true", help="only merge, analyse and report stored runs")
     p.add_argument("--probe", action="store_true", help="only build each environment and try its imports")
     p.add_argument("--find", nargs=2, metavar=("A", "B"), help="bisect the release that changed --metric")
@@ -111,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         window_s=args.window_s,
         profile=not args.no_profile,
         job_timeout_s=args.job_timeout_s,
-        extra_args=("--idle-s", str(args.idle_s)),
+        extra_args=() if args.pytest_mark else ("--idle-s", str(args.idle_s)),
+        pytest_mark=args.pytest_mark,
     )
     if args.find:
         return _find(args, settings, out, models[0])

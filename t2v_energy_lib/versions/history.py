@@ -98,6 +98,8 @@ class JobSettings:
         profile: Profile one denoiser step per model (explains steps).
         job_timeout_s: Hard limit of one job. Units: s.
         extra_args: More worker arguments (``--idle-s 1``).
+        pytest_mark: Run ``pytest -m <mark>`` (e.g. the gate suite) with the plugin's ``--energy-results``
+            into the job folder instead of the built-in selection; ``extra_args`` then go to pytest.
     """
 
     device: str = "cuda"
@@ -106,9 +108,15 @@ class JobSettings:
     profile: bool = True
     job_timeout_s: float = 300.0
     extra_args: tuple[str, ...] = ()
+    pytest_mark: str | None = None
 
     def worker_argv(self, job: Job, out_dir: Path) -> list[str]:
-        """The worker command line of ``job``."""
+        """The worker command line of ``job`` (or its pytest command line, see ``pytest_mark``)."""
+        if self.pytest_mark:
+            argv = [sys.executable, "-m", "pytest", "-m", self.pytest_mark, "-p", "no:randomly", "-q"]
+            if not _plugin_installed():  # the GPU runner does not pip-install the project
+                argv += ["-p", "pytest_t2v_energy.plugin"]
+            return [*argv, "--energy-results", str(out_dir / RESULT_NAME), *self.extra_args]
         argv = [sys.executable, "-m", "t2v_energy_lib.versions.worker", "--out", str(out_dir)]
         argv += ["--models", job.model, "--device", self.device, "--e2e-steps", str(self.e2e_steps)]
         argv += ["--round", str(job.round), "--expect-diffusers", job.version.diffusers]
@@ -117,6 +125,13 @@ class JobSettings:
         if not self.profile:
             argv.append("--no-profile")
         return argv + list(self.extra_args)
+
+
+def _plugin_installed() -> bool:
+    """True when pytest loads this project's plugin by itself (an installed ``pytest11`` entry point)."""
+    from importlib.metadata import entry_points
+
+    return any(ep.value.startswith("pytest_t2v_energy") for ep in entry_points(group="pytest11"))
 
 
 @dataclass
@@ -216,6 +231,7 @@ def run_history(
         if time_budget_s is not None:
             limit = max(1.0, min(limit, time_budget_s - elapsed))
         env = env_vars(target, repo)
+        job.folder(out).mkdir(parents=True, exist_ok=True)
         rc = launcher(settings.worker_argv(job, job.folder(out)), env, job.log(out), limit)
         took = clock() - t0
         longest[job.model] = max(longest.get(job.model, 0.0), took)

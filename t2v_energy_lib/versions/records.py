@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 RESULT_NAME = "history.json"
 #: Metrics a history follows, per record (only those a record has are used; CPU runs have no GPU energy).
 METRICS: tuple[str, ...] = ("latency_s", "gpu_energy_j")
-#: Components followed across versions (the composed figure is derived from the parts, so left out).
-COMPONENTS: tuple[str, ...] = ("text_encoder", "denoiser_step", "vae_decode", "end_to_end")
+#: Components never followed: no figure (errors), not a cost (profiles), or derived from other records.
+NOT_FOLLOWED: tuple[str, ...] = ("error", "operator_profile", "composed", "breakdown")
 
 
 def write_job_error(job: Job, out: Path, message: str, elapsed_s: float, device: str) -> Path:
@@ -100,6 +100,13 @@ def merge_version(version_dir: Path, *, allow_hardware_mismatch: bool = False) -
     if not files:
         raise BaselineFormatError(f"no history runs in {version_dir}/runs; run `t2v-energy history` first")
     loaded = [(p.parent.name, load_results(p)) for p in files]
+    for name, rf in loaded:
+        imported = (rf.provenance.get("versions") or {}).get("diffusers")
+        if imported != version_dir.name:
+            raise BaselineFormatError(
+                f"history run {name} in {version_dir} ran diffusers {imported}, not {version_dir.name}: its "
+                "environment did not shadow the runner's diffusers; check PYTHONPATH and move that run out"
+            )
     base = loaded[0][1].provenance
     for name, rf in loaded[1:]:
         diffs = hardware_differences(base, rf.provenance) if rf.provenance.get("gpu") else []
@@ -146,15 +153,15 @@ def metric_series(
 ) -> dict[tuple[str, str], list[VersionValues]]:
     """Per (record key, metric): each version's raw rounds, in the order of ``files`` (release order).
 
-    Only measured records of :data:`COMPONENTS` are followed; a version without the record is absent from
-    that series (its error record says why, see :func:`errors_by_version`).
+    Measured records are followed (not :data:`NOT_FOLLOWED`, nothing composed or estimated); a version
+    without the record is absent from that series (its error record says why, see :func:`errors_by_version`).
     """
     from t2v_energy_lib.analysis.steps import VersionValues
 
     out: dict[tuple[str, str], list[VersionValues]] = {}
     for version, rf in files.items():
         for rec in rf.records:
-            if rec.component not in COMPONENTS:
+            if rec.component in NOT_FOLLOWED or rec.composed or rec.estimated:
                 continue
             for metric in metrics:
                 values = rec.rounds.get(metric)
