@@ -104,6 +104,8 @@ def test_rounds_alternate_direction_against_drift() -> None:
         "0.33.1",
     ]
     assert [v.diffusers for v in spread(resolve("all"))][:3] == ["0.33.1", "0.42.1", "0.37.1"]
+    listed = plan(resolve("0.42.1,0.33.1", keep_order=True), ["a"], 2, "listed")
+    assert [j.version.diffusers for j in listed] == ["0.42.1", "0.33.1", "0.33.1", "0.42.1"]
 
 
 def test_history_finds_the_synthetic_step_and_explains_it(tmp_path: Path) -> None:

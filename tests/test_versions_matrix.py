@@ -45,6 +45,11 @@ def test_resolve_lists_ranges_and_all(text: str | None, expected: list[str]) -> 
     assert [s.diffusers for s in resolve(text)] == expected
 
 
+def test_resolve_can_keep_the_written_order() -> None:
+    got = resolve("0.42.1,0.39.0..0.40.0,0.33.1,0.42.1", keep_order=True)
+    assert [s.diffusers for s in got] == ["0.42.1", "0.39.0", "0.40.0", "0.33.1"]
+
+
 def test_resolve_rejects_unknown_versions_and_backward_ranges() -> None:
     with pytest.raises(VersionEnvError, match=r"not in the version matrix.*toxgen"):
         resolve("0.34.0")

@@ -8,9 +8,9 @@
 # weights, 10 s warm-up, 2 s text encoder, 10 s denoiser, 10 s decode, 19 s generations, 4 s profile),
 # CogVideoX-2b ~55-65 s. Every job has a hard limit (150 s) and each phase a time budget: a job that would not
 # fit is left out, never cut into a half record.
-#   2 GPUs: GPU 0 Wan, GPU 1 CogVideoX-2b, all 7 releases each, both ends first then midpoints ("spread",
-#           so time order and release order do not line up against drift), a second round (reverse order)
-#           as far as the budget allows.
+#   2 GPUs: GPU 0 Wan, GPU 1 CogVideoX-2b, all 7 releases each in the priority order below (time order and
+#           release order do not line up, against drift), a second round (reverse order) as far as the
+#           budget allows.
 #   1 GPU:  Wan under 6 releases (~450 s), then CogVideoX-2b under 0.33.1 and 0.42.1 as far as time allows.
 # Usage (repo root; carry .whl-versions and .whl): OUT=<folder> bash baselines/scripts/h200_history.sh
 # Stores under $OUT: history.tgz (<version>/history.json with raw rounds, runs/, logs/, history.png,
@@ -19,10 +19,13 @@ set -u
 R=${R:-/tmp/r}; L=${L:-/tmp/logs}; mkdir -p "$R" "$L"
 LIMIT=${LIMIT:-540}
 export T2V_ENV_ROOT=/tmp/t2v-envs
-ALL=${ALL:-0.33.1,0.35.2,0.36.0,0.37.1,0.39.0,0.40.0,0.42.1}
-SIX=${SIX:-0.33.1,0.35.2,0.37.1,0.39.0,0.40.0,0.42.1}
+# priority order (a job that would not fit its budget is left out, so the least informative come last): the
+# ends, then the releases around the changes found in the sources (0.39.0/0.40.0: contiguous hidden states;
+# 0.37.1: before set_begin_index), then the rest
+ALL=${ALL:-0.33.1,0.42.1,0.39.0,0.40.0,0.37.1,0.35.2,0.36.0}
+SIX=${SIX:-0.33.1,0.42.1,0.39.0,0.40.0,0.37.1,0.35.2}
 # DEVICE=cpu EXTRA="--wheelhouse <dir>" run the same flow on the CPU with the tiny variants (a flow test only)
-H="python3 -m t2v_energy_lib history --device ${DEVICE:-cuda} --order spread --e2e-steps 4 --idle-s 1 --job-timeout-s 150 ${EXTRA:-}"
+H="python3 -m t2v_energy_lib history --device ${DEVICE:-cuda} --order listed --e2e-steps 4 --idle-s 1 --job-timeout-s 150 ${EXTRA:-}"
 left() { echo $(( LIMIT - SECONDS )); }
 phase() {  # phase <gpu> <budget s> <log> <history args...>: the history command's own budget, SIGINT 30 s later
     local gpu=$1 secs=$2 log=$3; shift 3

@@ -37,10 +37,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds per version (default 2)")
     p.add_argument(
         "--order",
-        choices=("release", "spread"),
+        choices=("release", "spread", "listed"),
         default="release",
-        help="version order within a round: release order, or both ends first then midpoints "
-        "(a run cut short by the budget still spans the range)",
+        help="version order within a round: release order; both ends first then midpoints; or as listed "
+        "in --versions (what matters most first, for a run a budget may cut short)",
     )
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     p.add_argument("--out", type=Path, default=None, help="root of the version folders (default below)")
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.find:
         return _find(args, settings, out, models[0])
-    versions = resolve(args.versions)
+    versions = resolve(args.versions, keep_order=args.order == "listed")
     if args.probe:
         return _probe(args, versions)
     ok = True
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         counts = summary(result)
         print(f"history: {counts}")
         ok = counts["ok"] == len(jobs)
-    reported = _report(args, out, [v.diffusers for v in versions])
+    reported = _report(args, out, [v.diffusers for v in sorted(versions, key=lambda v: v.key)])
     return 0 if reported and ok else 1
 
 

@@ -71,14 +71,16 @@ def plan(
 ) -> tuple[Job, ...]:
     """Jobs in run order: per round and model, versions forward in even rounds and backward in odd ones.
 
-    ``order="spread"`` takes the versions in :func:`spread` order instead of release order (for runs that a
-    time budget may cut short).
+    ``order="spread"`` takes the versions in :func:`spread` order instead of release order, ``"listed"`` in
+    the order given (both for runs that a time budget may cut short: what matters most first).
     """
     ordered = sorted(versions, key=lambda v: v.key)
     if order == "spread":
         ordered = spread(ordered)
+    elif order == "listed":
+        ordered = list(versions)
     elif order != "release":
-        raise ValueError(f"order must be 'release' or 'spread', got {order!r}")
+        raise ValueError(f"order must be 'release', 'spread' or 'listed', got {order!r}")
     jobs = []
     for r in range(rounds):
         for model in models:

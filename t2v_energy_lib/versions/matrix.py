@@ -115,11 +115,11 @@ def get_version(version: str) -> VersionSpec:
     )
 
 
-def resolve(selection: str | Sequence[str] | None) -> tuple[VersionSpec, ...]:
+def resolve(selection: str | Sequence[str] | None, *, keep_order: bool = False) -> tuple[VersionSpec, ...]:
     """Versions from ``"all"``/None, a list, or text like ``"0.33.1,0.37.1"`` or ``"0.35.2..0.40.0"``.
 
     A range ``A..B`` takes every matrix version from A to B inclusive (both must be declared). The result is
-    in release order, without duplicates.
+    in release order (``keep_order``: in the order written, ranges in release order), without duplicates.
 
     Raises:
         VersionEnvError: An unknown version, or a range whose end comes before its start.
@@ -136,8 +136,10 @@ def resolve(selection: str | Sequence[str] | None) -> tuple[VersionSpec, ...]:
                 raise VersionEnvError(f"version range {item!r} ends before it starts; write OLD..NEW")
             for spec in MATRIX:
                 if lo.key <= spec.key <= hi.key:
-                    picked[spec.diffusers] = spec
+                    picked.setdefault(spec.diffusers, spec)
         else:
             spec = get_version(item)
-            picked[spec.diffusers] = spec
+            picked.setdefault(spec.diffusers, spec)
+    if keep_order:
+        return tuple(picked.values())
     return tuple(sorted(picked.values(), key=lambda s: s.key))

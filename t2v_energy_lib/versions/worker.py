@@ -71,9 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"worker: expected diffusers {args.expect_diffusers}, imported {imported}", file=sys.stderr)
         return 3
     scenarios = history_scenarios(args.models.split(","), tiny=tiny, e2e_steps=args.e2e_steps)
-    from t2v_energy_lib.bench.metering import auto_meter
+    from t2v_energy_lib.energy import EnergyMeter
 
-    meter = auto_meter(args.device, idle_s=args.idle_s if args.device == "cuda" else 0.0)
+    meter = EnergyMeter.for_device(args.device, idle_s=args.idle_s)
     ch = Characterizer(options, meter, provenance, log=lambda line: print(line, flush=True))
 
     def point(sc: Any, writer: Any) -> str:
