@@ -98,3 +98,10 @@ class TooFewPointsError(FitError):
 
 class VersionEnvError(T2VEnergyError):
     """A Diffusers version's environment cannot be built or used (undeclared, a wheel missing, no import)."""
+
+
+class OutputPathError(T2VEnergyError):
+    """An output path cannot be written (an existing file where a folder is needed, a read-only folder...).
+
+    Raised before any measurement starts, so that no run is lost to a path that was never writable.
+    """

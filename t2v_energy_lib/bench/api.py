@@ -52,7 +52,11 @@ def characterize(
         scenarios = suite_scenarios(
             suite, tiny=tiny, model_ids=model_ids, measured_steps=options.measured_steps
         )
-        plans.append((suite, scenarios, parse_points(points, len(scenarios))))
+        try:
+            indices = parse_points(points, len(scenarios))
+        except InvalidSettingsError as exc:
+            raise InvalidSettingsError(f"--points {points}, suite {suite}: {exc}") from None
+        plans.append((suite, scenarios, indices))
     if meter is None:
         meter = EnergyMeter.for_device(options.device, idle_s=idle_s)
     if provenance is None:

@@ -236,17 +236,19 @@ def parse_points(text: str | None, count: int) -> tuple[int, ...]:
     for part in text.split(","):
         part = part.strip()
         try:
-            if "-" in part:
-                lo_s, hi_s = part.split("-", 1)
-                lo = int(lo_s) if lo_s else 0
-                hi = int(hi_s) if hi_s else count - 1
-                picked.update(range(lo, hi + 1))
-            else:
-                picked.add(int(part))
+            lo_s, dash, hi_s = part.partition("-")
+            lo = int(lo_s) if lo_s or not dash else 0
+            hi = (int(hi_s) if hi_s else count - 1) if dash else lo
         except ValueError as exc:
             raise InvalidSettingsError(
                 f"cannot parse point selection {text!r}; use indices and ranges such as '0-5' or '0,3,7-'"
             ) from exc
+        if lo > hi:  # "5-2", or "99-" on a shorter suite: an empty range would measure nothing
+            raise InvalidSettingsError(
+                f"point range {part!r} selects no point: this suite's points are 0..{count - 1}; "
+                "give a range low-high within them, e.g. '0-5' or '3-'"
+            )
+        picked.update(range(lo, hi + 1))
     bad = sorted(i for i in picked if i < 0 or i >= count)
     if bad:
         raise InvalidSettingsError(f"point indices {bad} are outside 0..{count - 1} of this suite")

@@ -19,7 +19,9 @@ from typing import Any
 from t2v_energy_lib.bench.measure import MeasureConfig
 from t2v_energy_lib.bench.runner import RunOptions
 from t2v_energy_lib.bench.scenarios import SUITES
+from t2v_energy_lib.commands.quiet import LibraryOutput, library_output_to
 from t2v_energy_lib.errors import GpuUnavailableError, InvalidSettingsError
+from t2v_energy_lib.results.paths import check_output_dir
 
 DEFAULT_SUITES = "resolution,frames,steps,validation"
 #: On the CPU the tiny variants are cheap (cross_model of all nine tiny models: ~15 s on 2 cores), so the
@@ -95,8 +97,48 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "on shared cores, which slowed the tiny model 80x in tests)",
     )
     p.add_argument("--no-report", action="store_true", help="do not call the report generator afterwards")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show library warnings and messages on the console (default: <out>/logs/characterize.log)",
+    )
     p.set_defaults(func=run)
     return p
+
+
+#: Pipeline dtypes ``--dtype`` accepts (checked before anything is built or measured).
+DTYPES = ("bfloat16", "float16", "float32")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse contradictory or out-of-range options before anything is built or measured.
+
+    Raises:
+        InvalidSettingsError: ``--resume`` with ``--overwrite``, an unknown ``--dtype``, a non-positive time
+            budget, window, round count, step count or thread count, or a negative idle or e2e limit.
+    """
+    if args.resume and args.overwrite:
+        raise InvalidSettingsError(
+            "--resume keeps the points already in the result files and --overwrite starts new files: "
+            "give one of them"
+        )
+    if args.dtype not in DTYPES:
+        raise InvalidSettingsError(f"--dtype {args.dtype!r} is not one of {', '.join(DTYPES)}")
+    positive = {
+        "--time-budget-s": args.time_budget_s,
+        "--window-s": args.window_s,
+        "--rounds": args.rounds,
+        "--e2e-rounds": args.e2e_rounds,
+        "--measured-steps": args.measured_steps,
+        "--cpu-threads": args.cpu_threads,
+    }
+    for flag, value in positive.items():
+        if value is not None and not value > 0:
+            raise InvalidSettingsError(f"{flag} must be > 0, got {value}")
+    for flag, value in {"--idle-s": args.idle_s, "--e2e-max-s": args.e2e_max_s}.items():
+        if not value >= 0:
+            raise InvalidSettingsError(f"{flag} must be >= 0, got {value}")
 
 
 def _device(requested: str) -> str:
@@ -147,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     from t2v_energy_lib.bench.api import characterize, run_provenance
 
     t0 = time.monotonic()
+    check_args(args)
     device = _device(args.device)
     tiny = device == "cpu"
     if tiny:
@@ -161,20 +204,27 @@ def run(args: argparse.Namespace) -> int:
     provenance = run_provenance(options, tiny, suites)
     out_dir = args.out or default_out_dir(device, provenance)
     options = replace(options, out_dir=out_dir)
+    check_output_dir(out_dir, "--out")
     print(
         f"characterize: device={device} dtype={args.dtype} suites={','.join(suites)} out={out_dir}",
         flush=True,
     )
-    outcomes = characterize(
-        suites,
-        options,
-        tiny=tiny,
-        model_ids=models,
-        points=args.points,
-        provenance=provenance,
-        log=lambda line: print(line, flush=True),
-        idle_s=args.idle_s,
-    )
+    library = LibraryOutput(None)
+    try:
+        with library_output_to(None if args.verbose else out_dir / "logs" / "characterize.log") as library:
+            outcomes = characterize(
+                suites,
+                options,
+                tiny=tiny,
+                model_ids=models,
+                points=args.points,
+                provenance=provenance,
+                log=lambda line: print(line, flush=True),
+                idle_s=args.idle_s,
+            )
+    finally:
+        if library.summary():
+            print(library.summary(), flush=True)
     failed = sum(len(o.failed) for o in outcomes)
     stopped = any(o.stopped_for_budget for o in outcomes)
     for o in outcomes:
@@ -206,7 +256,7 @@ def _report(out_dir: Path) -> None:
     except ImportError as exc:
         print(f"report: not generated (report generator not available: {exc})")
         return
-    report_dir = Path("report") / "-".join(out_dir.parts[-2:])
+    report_dir = out_dir / "report"  # write_report's default, as `t2v-energy report --help` says
     try:
         write_report(out_dir, report_dir)
     except Exception as exc:  # the measurement is done; a failing report must not fail the run

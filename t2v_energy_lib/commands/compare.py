@@ -45,6 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="K",
         help="per-test threshold = max(limit, K x baseline relative stddev)",
     )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list every missing and new test id (default: the first 5)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -52,6 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Load both sets, compare, print the table, write the chart; returns the exit code."""
     from t2v_energy_lib.results import Thresholds, compare, load_results
+    from t2v_energy_lib.results.paths import check_output_file
+    from t2v_energy_lib.results.table import LISTED_IDS, format_comparison
+
+    if args.chart:  # before comparing: a verdict must not be followed by a crash on an unwritable chart
+        check_output_file(args.chart, "--chart")
 
     try:
         thresholds = Thresholds.parse(args.fail, noise_k=args.noise_k)
@@ -67,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         two_sided=args.two_sided,
     )
-    print(comparison.format_table())
+    print(format_comparison(comparison, max_ids=None if args.verbose else LISTED_IDS))
     if args.chart:
         from t2v_energy_lib.results.chart import write_ratio_chart
 

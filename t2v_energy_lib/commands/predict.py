@@ -43,19 +43,72 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+#: Options that must be positive when given (0 is a value, not "not given": it is refused, never defaulted).
+POSITIVE_OPTIONS = (
+    "height",
+    "width",
+    "frames",
+    "steps",
+    "power_w",
+    "measured_tflops",
+    "measured_bw_gbs",
+    "valid_text_tokens",
+)
+#: A request whose token length exceeds the model's default by more than this factor gets a warning: the FLOP
+#: model is arithmetic and extrapolates anywhere, but no such shape was trained, measured or fits in memory.
+EXTRAPOLATION_WARN_FACTOR = 16
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse non-positive sizes, steps, power and ceilings before any computation.
+
+    Raises:
+        InvalidSettingsError: An option in :data:`POSITIVE_OPTIONS` was given as 0 or less (or not finite).
+    """
+    import math
+
+    from t2v_energy_lib.errors import InvalidSettingsError
+
+    for name in POSITIVE_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            flag = "--" + name.replace("_", "-")
+            raise InvalidSettingsError(
+                f"{flag} must be a positive number, got {value}; leave it out to use the default"
+            )
+
+
 def _settings(spec: Any, args: argparse.Namespace) -> Any:
     from t2v_energy_lib.models import GenerationSettings
 
     d = spec.defaults
+
+    def given(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
     settings = GenerationSettings(
-        args.height or d.height,
-        args.width or d.width,
-        args.frames or d.num_frames,
-        args.steps or d.num_inference_steps,
-        d.guidance_scale if args.guidance is None else args.guidance,
+        given(args.height, d.height),
+        given(args.width, d.width),
+        given(args.frames, d.num_frames),
+        given(args.steps, d.num_inference_steps),
+        given(args.guidance, d.guidance_scale),
     )
     spec.validate(settings)
     return settings
+
+
+def extrapolation_warning(spec: Any, settings: Any) -> str | None:
+    """A warning line when ``settings`` lie far outside the model's default shape (None otherwise)."""
+    d = spec.defaults
+    default_tokens = spec.token_length(d.height, d.width, d.num_frames)
+    tokens = spec.token_length(settings.height, settings.width, settings.num_frames)
+    if tokens <= EXTRAPOLATION_WARN_FACTOR * default_tokens:
+        return None
+    return (
+        f"WARNING: {settings.id} is {tokens / default_tokens:,.0f}x the token length of {spec.id}'s default "
+        f"{d.id} ({tokens:,} vs {default_tokens:,} tokens): far outside any trained or measured shape, and "
+        "no memory check is made; the figures below extrapolate the FLOP model, they are not a forecast"
+    )
 
 
 def _gpu(args: argparse.Namespace) -> Any:
@@ -139,34 +192,55 @@ def _fit_lines(spec: Any, settings: Any, args: argparse.Namespace, gpu: Any) -> 
     from t2v_energy_lib.theory import fit_predictors, points_from_records, predictor_point
 
     path = args.fit
-    points = points_from_records(
-        load_results(path).records, spec, "denoiser_step", energy_key=args.energy_key
-    )
+    records = load_results(path).records
+    mine = [r for r in records if r.model == spec.id and r.component == "denoiser_step"]
+    # A CPU run (or any run without GPU energy) has latency rounds but no GPU energy rounds: fit latency
+    # only. The predictors fit latency independently of energy, so the energy half is fitted on the latency
+    # itself as a stand-in and never printed.
+    latency_only = bool(mine) and not any(r.rounds.get(args.energy_key) for r in mine)
+    energy_key = "latency_s" if latency_only else args.energy_key
+    points = points_from_records(records, spec, "denoiser_step", energy_key=energy_key)
     cmp = fit_predictors(points, gpu.peak_flops)
     target = predictor_point(spec, settings)
     lines = [f"Predictors fitted on {len(points)} denoiser_step records of {spec.id} from {path}"]
+    if latency_only:
+        lines.append(
+            f"  LATENCY ONLY: these records have no {args.energy_key!r} rounds (a CPU run measures latency "
+            "and estimated host energy, never GPU energy); energy is not fitted or predicted"
+        )
     for name, p in cmp.predictors().items():
-        q_t, q_e = p.latency, p.energy
-        loo = (
-            f"LOO MAPE {q_t.loo_mape:.2f}% / {q_e.loo_mape:.2f}%"
-            if q_t.loo_mape is not None
-            else "LOO n/a (too few points)"
-        )
-        lines.append(
-            f"  {name:<18} latency R^2 {q_t.r2:.4f} MAPE {q_t.mape:.2f}%; energy R^2 {q_e.r2:.4f} "
-            f"MAPE {q_e.mape:.2f}%; {loo}"
-        )
-        params = {**p.latency_params, **p.energy_params}
-        lines.append("    params " + ", ".join(f"{k}={v:.4g}" for k, v in params.items()))
-        t, e = p.predict(target)
-        lines.append(
-            f"    per step {t:.4f} s {e:.1f} J; denoising ({settings.num_inference_steps} steps) "
-            f"{t * settings.num_inference_steps:.2f} s {e * settings.num_inference_steps / 3600:.3f} Wh"
-        )
+        lines += _predictor_lines(name, p, p.predict(target), settings.num_inference_steps, latency_only)
     lines.append(
         f"  best by cross-validated latency MAPE: {cmp.best().name} (text encoders and VAE not fitted)"
     )
     return lines
+
+
+def _predictor_lines(
+    name: str, p: Any, predicted: tuple[float, float], steps: int, latency_only: bool
+) -> list[str]:
+    q_t, q_e = p.latency, p.energy
+    t, e = predicted
+    if latency_only:
+        loo = f"LOO MAPE {q_t.loo_mape:.2f}%" if q_t.loo_mape is not None else "LOO n/a (too few points)"
+        return [
+            f"  {name:<18} latency R^2 {q_t.r2:.4f} MAPE {q_t.mape:.2f}%; {loo}",
+            "    params " + ", ".join(f"{k}={v:.4g}" for k, v in p.latency_params.items()),
+            f"    per step {t:.4f} s; denoising ({steps} steps) {t * steps:.2f} s",
+        ]
+    loo = (
+        f"LOO MAPE {q_t.loo_mape:.2f}% / {q_e.loo_mape:.2f}%"
+        if q_t.loo_mape is not None
+        else "LOO n/a (too few points)"
+    )
+    params = {**p.latency_params, **p.energy_params}
+    return [
+        f"  {name:<18} latency R^2 {q_t.r2:.4f} MAPE {q_t.mape:.2f}%; energy R^2 {q_e.r2:.4f} "
+        f"MAPE {q_e.mape:.2f}%; {loo}",
+        "    params " + ", ".join(f"{k}={v:.4g}" for k, v in params.items()),
+        f"    per step {t:.4f} s {e:.1f} J; denoising ({steps} steps) "
+        f"{t * steps:.2f} s {e * steps / 3600:.3f} Wh",
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,8 +248,10 @@ def run(args: argparse.Namespace) -> int:
     from t2v_energy_lib.models import get_spec
     from t2v_energy_lib.theory import generation_flops
 
+    check_args(args)
     spec = get_spec(args.model)
     settings = _settings(spec, args)
+    warning = extrapolation_warning(spec, settings)
     gpu = _gpu(args)
     g = generation_flops(
         spec, settings, include_vae=not args.no_vae, valid_text_tokens=args.valid_text_tokens
@@ -183,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     mode = {"two_pass": "2 forwards at batch 1", "batch2": "1 forward at batch 2", "none": "1 forward"}
     cfg = mode[spec.cfg_mode] if (g.forwards_per_step, g.forward_batch) != (1, 1) else "off (1 forward)"
     lines = [
+        *([warning, ""] if warning else []),
         f"{spec.id} at {settings.id} (guidance {settings.guidance_scale}); "
         f"CFG {spec.cfg_mode}: {cfg} per step",
         f"token length l = {g.token_length:,}",
@@ -195,7 +272,9 @@ def run(args: argparse.Namespace) -> int:
     if args.fit:
         lines += _fit_lines(spec, settings, args, gpu)
     else:
-        power = args.power_w or (STUDY_NOMINAL_POWER_W if gpu.name.startswith("NVIDIA H100") else gpu.tdp_w)
+        power = args.power_w  # None: not given (0 and negatives were refused by check_args)
+        if power is None:
+            power = STUDY_NOMINAL_POWER_W if gpu.name.startswith("NVIDIA H100") else gpu.tdp_w
         lines += _study_lines(g, gpu, power)
     print("\n".join(lines))
     return 0

@@ -4,6 +4,9 @@ Examples::
 
     t2v-energy report baselines/nvidia-h100-80gb-hbm3/0.42.1
     t2v-energy report results/resolution.json --out /tmp/report
+    t2v-energy report out/cpu-tiny           # the CPU main job's results (writes out/cpu-tiny/report/)
+
+``t2v-energy characterize`` writes its report to the same default place: ``<results folder>/report/``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Write the report; prints where REPORT.md is and each claim's verdict. Returns 0."""
     from t2v_energy_lib.report import write_report
+    from t2v_energy_lib.results.paths import check_output_dir
 
-    path = write_report(args.results, args.out)
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
+    elif args.results.exists():
+        check_output_dir((args.results if args.results.is_dir() else args.results.parent) / "report", "--out")
+    path = write_report(args.results, args.out, log=lambda line: print(line, flush=True))
     print(f"wrote {path}")
     return 0

@@ -6,7 +6,7 @@ skipped with a line in ``REPORT.md`` saying why. Numbers are formatted only in t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -233,29 +233,38 @@ def _claim_lines(claims: Mapping[str, Any]) -> list[str]:
     return lines + [f"- `{n}`: {r.summary}" for n, r in claims.items() if isinstance(r, ClaimResult)]
 
 
-def write_report(results: Any, out_dir: str | Path | None = None, theory: TheoryView | None = None) -> Path:
+def write_report(
+    results: Any,
+    out_dir: str | Path | None = None,
+    theory: TheoryView | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Write PNG plots and ``REPORT.md`` for a result file or folder.
 
     Args:
         results: A ``ResultFile``, or a path to a result file or a folder of result files.
         out_dir: Output folder (created). Default: ``<folder>/report`` (or ``<file's folder>/report``).
         theory: Theory quantities for the compute-bound and predictor claims (default: the theory layer).
+        log: Progress output, one line per stage (default: none).
 
     Returns:
         The path of ``REPORT.md``.
     """
+    say = log or (lambda _line: None)
     rf, label = open_results(results)
     if out_dir is None:
         base = Path(rf.path) if getattr(rf, "path", None) else Path(str(results))
         out_dir = (base if base.is_dir() else base.parent) / "report"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    say(f"report: {len(rf.records)} records from {label}; checking the claims (fits, leave-one-out)...")
     claims = check_all(rf, theory=theory)
     gpu = has_gpu_energy(rf)
     if not gpu:
         claims = cpu_run.claims_without_gpu(rf, claims)
     lines = _header(rf, label) if gpu else cpu_run.header_lines(rf, label)
     lines += ["", "## Claims", "", *_claim_lines(claims), "", *_mape_section(claims), "", "## Sweeps", ""]
+    say(f"report: {len(claims)} claims checked; drawing the sweep plots...")
     if gpu:
         _sweep_plots(claims, out, lines)
         _trace_plots(claims, out, lines)
@@ -263,6 +272,7 @@ def write_report(results: Any, out_dir: str | Path | None = None, theory: Theory
         _predictor_plots(claims, out, lines)
     else:
         cpu_run.sweep_plots(claims, out, lines)
+    say("report: power timeline and cross-model...")
     lines += ["", "## Power timeline", ""]
     _timeline_plot(rf, out, lines, gpu)
     lines += ["", "## Cross-model", ""]

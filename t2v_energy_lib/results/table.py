@@ -43,8 +43,27 @@ def _grid(rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-def format_comparison(comparison: Comparison) -> str:
-    """The comparison as a terminal-readable table with its context and a one-line summary."""
+#: Ids listed per "missing"/"new" list before the rest is summarised as a count.
+LISTED_IDS = 5
+
+
+def _id_lines(title: str, ids: tuple[str, ...] | list[str], max_ids: int | None) -> list[str]:
+    if not ids:
+        return []
+    shown = list(ids) if max_ids is None else list(ids)[:max_ids]
+    lines = ["", f"{title} ({len(ids)}):", *(f"  {i}" for i in shown)]
+    if len(shown) < len(ids):
+        lines.append(f"  ... and {len(ids) - len(shown)} more (the full list with -v)")
+    return lines
+
+
+def format_comparison(comparison: Comparison, max_ids: int | None = LISTED_IDS) -> str:
+    """The comparison as a terminal-readable table with its context and a one-line summary.
+
+    Args:
+        comparison: The comparison.
+        max_ids: Ids shown per missing/new list, the rest counted (None: all).
+    """
     mode = "two-sided" if comparison.two_sided else "one-sided"
     lines = [
         f"t2v-energy compare: baseline {comparison.baseline_source} -> current {comparison.current_source}",
@@ -59,12 +78,8 @@ def format_comparison(comparison: Comparison) -> str:
         lines += _grid([_cells(r) for r in comparison.rows])
     else:
         lines.append("(no test id and metric in common)")
-    for title, ids in (
-        ("missing in current", comparison.missing_ids),
-        ("new in current", comparison.new_ids),
-    ):
-        if ids:
-            lines += ["", f"{title} ({len(ids)}):", *(f"  {i}" for i in ids)]
+    lines += _id_lines("missing in current", comparison.missing_ids, max_ids)
+    lines += _id_lines("new in current", comparison.new_ids, max_ids)
     if comparison.version_changes:
         lines += ["", "versions changed:", *(f"  {n}: {a} -> {b}" for n, a, b in comparison.version_changes)]
     if comparison.notes:
