@@ -41,6 +41,7 @@ import pytest
 
 from pytest_t2v_energy.fixture import EnergyFixture
 from pytest_t2v_energy.machine_info import machine_info_fields
+from pytest_t2v_energy.paths import check_energy_paths
 from pytest_t2v_energy.session import DEFAULT_COMPARE_FAIL, EnergySession
 
 SESSION_KEY = pytest.StashKey[EnergySession]()
@@ -127,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     session = EnergySession(config, pinned_gpu=pinned_gpu)
+    check_energy_paths(session.options)  # before any benchmark measures: bad paths fail in one line
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_PLUGIN_NAME)
 

@@ -65,7 +65,7 @@ def characterize(
     outcomes = []
     try:
         for suite, scenarios, indices in plans:
-            log(f"== suite {suite}: {len(indices)} of {len(scenarios)} points -> {ch.path(suite)}")
+            log(f"== suite {suite}: {_points_text(suite, len(indices), len(scenarios))} -> {ch.path(suite)}")
             outcome = run_suite(ch, suite, scenarios, indices)
             outcomes.append(outcome)
             if outcome.stopped_for_budget:
@@ -73,6 +73,15 @@ def characterize(
     finally:
         ch.release()
     return outcomes
+
+
+def _points_text(suite: str, selected: int, count: int) -> str:
+    """The announced point count, counted as the suite's outcome counts them."""
+    if suite == "steps":  # the steps suite measures one traced run first; its step counts are read from it
+        return (
+            f"{selected + 1} of {count + 1} points (1 traced run, then {selected} step counts read from it)"
+        )
+    return f"{selected} of {count} points"
 
 
 def run_provenance(options: RunOptions, tiny: bool, suites: Sequence[str]) -> dict[str, Any]:
