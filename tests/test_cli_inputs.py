@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
+from unwritable import unwritable_folder
 
 from t2v_energy_lib.analysis.synthetic import write_synthetic_results
 from t2v_energy_lib.bench.scenarios import parse_points
@@ -37,22 +37,8 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
 
 @pytest.fixture
 def unwritable_dir(tmp_path: Path) -> Path:
-    """A folder this process cannot create files in (chmod for a normal user; a read-only system folder for
-    root, which ignores permission bits)."""
-    candidates = []
-    if os.geteuid() != 0:
-        ro = tmp_path / "read-only"
-        ro.mkdir()
-        ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
-        candidates.append(ro)
-    candidates += [Path("/sys"), Path("/proc")]
-    for folder in candidates:
-        try:
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError:
-            return folder
-    pytest.skip("no folder on this machine refuses writes to this user")
+    """A folder this process cannot create files in."""
+    return unwritable_folder(tmp_path)
 
 
 # ----------------------------------------------------------------------------------------------- predict
