@@ -25,12 +25,14 @@ LIBRARY_NOISE = """
 import logging, os, sys, warnings
 from pathlib import Path
 from t2v_energy_lib.commands.quiet import library_output_to
+from t2v_energy_lib.energy.measurements import ShortWindowWarning
 
 with library_output_to(Path(sys.argv[1])) as library:
     os.write(2, b"USDT: profiler_start (a C++ write to fd 2)\\n")
     warnings.warn("CLIP truncated the prompt (synthetic)", UserWarning, stacklevel=1)
     logging.getLogger("transformers-like").warning("a library logger line (synthetic)")
     print("progress stays on the console", flush=True)
+    warnings.warn("our own warning stays on the console", ShortWindowWarning, stacklevel=1)
 print(library.summary())
 print("stderr is back", file=sys.stderr)
 """
@@ -51,10 +53,12 @@ def test_library_output_goes_to_the_log_and_is_counted(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "stderr is back\n"
+    assert "our own warning stays on the console" in done.stderr
+    assert done.stderr.endswith("stderr is back\n") and "CLIP" not in done.stderr
     progress, summary = done.stdout.splitlines()
     assert progress == "progress stays on the console"
     text = log.read_text()
+    assert "our own warning" not in text
     lines_written = len(text.splitlines()) - 1  # after the header line of the run
     assert lines_written >= 3
     assert summary == f"library output: {lines_written} line(s) of warnings and messages written to {log}"

@@ -5,7 +5,7 @@ the profiler's start/stop lines from C++): on the CPU main job that was ~58 KB o
 progress. :func:`library_output_to` sends everything written to the process's stderr (Python warnings,
 library loggers, and C/C++ writes to file descriptor 2) to a log file for the duration of the run, and
 reports how many lines went there, so that the console shows progress, results and one line saying where the
-rest is.
+rest is. This project's own warnings (e.g. an energy window too short for the counter) stay on the console.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 
 @dataclass
@@ -36,6 +38,26 @@ class LibraryOutput:
         if self.path is None or self.lines == 0:
             return None
         return f"library output: {self.lines} line(s) of warnings and messages written to {self.path}"
+
+
+def _own_warnings_to(console: TextIO, show: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that keeps this project's own warnings (e.g. a too-short energy window) on
+    the console and sends the others (the libraries') to ``sys.stderr``, i.e. the log."""
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        ours = category.__module__.startswith("t2v_energy_lib")
+        show(message, category, filename, lineno, console if ours else file, line)
+        if ours:
+            console.flush()
+
+    return showwarning
 
 
 @contextmanager
@@ -58,16 +80,20 @@ def library_output_to(path: Path | None) -> Iterator[LibraryOutput]:
         log.flush()
         start = log.tell()
         sys.stderr.flush()
-        saved_fd, saved_stream = os.dup(2), sys.stderr
+        saved_fd, saved_stream, saved_show = os.dup(2), sys.stderr, warnings.showwarning
+        console = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8", errors="replace")
         os.dup2(log.fileno(), 2)
         sys.stderr = log
+        warnings.showwarning = _own_warnings_to(console, saved_show)
         try:
             yield result
         finally:
             log.flush()
+            warnings.showwarning = saved_show
             sys.stderr = saved_stream
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
+            console.close()
     with path.open("rb") as handle:
         handle.seek(start)
         result.lines = sum(1 for _ in handle)
