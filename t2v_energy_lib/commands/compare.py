@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "-v",
         "--verbose",
         action="store_true",
-        help="list every missing and new test id (default: the first 5)",
+        help="list every new test id (default: the first 5 and a count)",
     )
     p.set_defaults(func=run)
     return p

@@ -43,7 +43,7 @@ def _grid(rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-#: Ids listed per "missing"/"new" list before the rest is summarised as a count.
+#: New ids listed before the rest is summarised as a count (a newer suite can add hundreds).
 LISTED_IDS = 5
 
 
@@ -62,7 +62,7 @@ def format_comparison(comparison: Comparison, max_ids: int | None = LISTED_IDS) 
 
     Args:
         comparison: The comparison.
-        max_ids: Ids shown per missing/new list, the rest counted (None: all).
+        max_ids: New ids shown, the rest counted (None: all). Missing ids are always listed in full.
     """
     mode = "two-sided" if comparison.two_sided else "one-sided"
     lines = [
@@ -78,7 +78,9 @@ def format_comparison(comparison: Comparison, max_ids: int | None = LISTED_IDS) 
         lines += _grid([_cells(r) for r in comparison.rows])
     else:
         lines.append("(no test id and metric in common)")
-    lines += _id_lines("missing in current", comparison.missing_ids, max_ids)
+    if comparison.missing_ids:  # listed in full: each one is a test the current set did not produce
+        lines += ["", f"missing in current ({len(comparison.missing_ids)}):"]
+        lines += [f"  {i}" for i in comparison.missing_ids]
     lines += _id_lines("new in current", comparison.new_ids, max_ids)
     if comparison.version_changes:
         lines += ["", "versions changed:", *(f"  {n}: {a} -> {b}" for n, a, b in comparison.version_changes)]
