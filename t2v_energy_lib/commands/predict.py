@@ -206,7 +206,8 @@ def _fit_lines(spec: Any, settings: Any, args: argparse.Namespace, gpu: Any) -> 
     if latency_only:
         lines.append(
             f"  LATENCY ONLY: these records have no {args.energy_key!r} rounds (a CPU run measures latency "
-            "and estimated host energy, never GPU energy); energy is not fitted or predicted"
+            "and estimated host energy, never GPU energy); energy is not fitted or predicted; mu is relative "
+            f"to the peak of --gpu ({gpu.name}), not of the machine that ran them"
         )
     for name, p in cmp.predictors().items():
         lines += _predictor_lines(name, p, p.predict(target), settings.num_inference_steps, latency_only)
@@ -226,7 +227,7 @@ def _predictor_lines(
         return [
             f"  {name:<18} latency R^2 {q_t.r2:.4f} MAPE {q_t.mape:.2f}%; {loo}",
             "    params " + ", ".join(f"{k}={v:.4g}" for k, v in p.latency_params.items()),
-            f"    per step {t:.4f} s; denoising ({steps} steps) {t * steps:.2f} s",
+            f"    per step {t:.4g} s; denoising ({steps} steps) {t * steps:.4g} s",
         ]
     loo = (
         f"LOO MAPE {q_t.loo_mape:.2f}% / {q_e.loo_mape:.2f}%"
