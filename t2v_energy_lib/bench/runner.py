@@ -22,6 +22,7 @@ from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.compose import compose_video, means
 from t2v_energy_lib.bench.instrument import free_memory
 from t2v_energy_lib.bench.measure import MeasureConfig, Series, ShapeMeasurer
+from t2v_energy_lib.bench.point_cost import PointTiming, estimate_next_point_s
 from t2v_energy_lib.bench.scenarios import Scenario
 from t2v_energy_lib.energy import EnergyMeter
 from t2v_energy_lib.results.schema import ResultRecord
@@ -293,16 +294,19 @@ class Characterizer:
         outcome = SuiteOutcome(suite, self.path(suite))
         failures = 0
         durations: list[float] = []
+        last: PointTiming | None = None
         for n, i in enumerate(indices):
             sc = scenarios[i]
             if self.options.resume and all(sc.record_id(c) in writer for c in done_components(sc)):
                 outcome.skipped.append(sc.id)
                 continue
-            if self._over_budget(durations, sc, scenarios[indices[n - 1]] if n else None):
+            if self._over_budget(last, sc):
                 outcome.stopped_for_budget = True
                 self.log(f"time budget: stopping before {sc.id} (elapsed {self.elapsed_s():.0f} s)")
                 break
             t0 = self.clock()
+            built_before = self._measurer is not None and self._model_id == sc.model_id
+            first_shape = self._shape_ready is None or not built_before
             try:
                 text = measure_point(sc, writer)
             except Exception as exc:
@@ -320,6 +324,9 @@ class Characterizer:
                 continue
             failures = 0
             durations.append(self.clock() - t0)
+            last = self._point_timing(
+                sc, writer, durations[-1], 0.0 if built_before else self._build_s, first_shape
+            )
             outcome.done.append(sc.id)
             remaining = len(indices) - n - 1
             eta = remaining * (sum(durations) / len(durations))
@@ -329,14 +336,35 @@ class Characterizer:
             )
         return outcome
 
-    def _over_budget(self, durations: list[float], nxt: Scenario, prev: Scenario | None) -> bool:
+    def _point_timing(
+        self, sc: Scenario, writer: ResultWriter, duration_s: float, build_s: float | None, first_shape: bool
+    ) -> PointTiming:
+        """What the point just measured cost, with its step and decode latency when it recorded them."""
+        by_id = writer.result_file().by_id()
+
+        def latency(component: str) -> float | None:
+            record = by_id.get(sc.record_id(component))
+            values = record.rounds.get("latency_s") if record is not None else None
+            return sum(values) / len(values) if values else None
+
+        return PointTiming(
+            duration_s=duration_s,
+            build_s=build_s or 0.0,
+            step_s=latency("denoiser_step"),
+            decode_s=latency("vae_decode"),
+            tokens=token_length(sc),
+            first_shape=first_shape,
+        )
+
+    def _over_budget(self, last: PointTiming | None, nxt: Scenario) -> bool:
+        """Whether ``nxt`` would end past the budget (see :mod:`.point_cost`; the first point always runs)."""
         budget = self.options.time_budget_s
         if budget is None:
             return False
         estimate = 0.0
-        if durations and prev is not None:
-            ratio = token_length(nxt) / max(1, token_length(prev))
-            estimate = durations[-1] * max(1.0, ratio) ** 1.5
+        if last is not None:
+            floor = step_floor_s(nxt, self.provenance)
+            estimate = estimate_next_point_s(last, token_length(nxt), self.options.config, floor)
         return self.elapsed_s() + estimate > budget
 
 
@@ -354,6 +382,27 @@ def token_length(scenario: Scenario) -> int:
         return int(get_spec(scenario.model_id).token_length(s.height, s.width, s.num_frames))
     except Exception:  # a spec without a token rule must not stop a measurement
         return 0
+
+
+def step_floor_s(scenario: Scenario, provenance: dict[str, Any]) -> float | None:
+    """The study's predictor for one step of ``scenario`` on this run's GPU (None: cannot say).
+
+    FLOPs of one step / (the study's efficiency x the GPU's datasheet peak); a lower bound on a compute-bound
+    step used by the time budget only, never stored.
+    """
+    from t2v_energy_lib.models import get_spec
+    from t2v_energy_lib.theory import STUDY_MU, generation_flops, get_gpu
+
+    gpu = provenance.get("gpu")
+    name = gpu.get("name") if isinstance(gpu, dict) else None
+    if not name:
+        return None
+    try:
+        peak = get_gpu(str(name)).peak_flops
+        flops = generation_flops(get_spec(scenario.model_id), scenario.settings, include_vae=False).step
+    except Exception:  # an unknown GPU or a spec without a FLOP rule: fall back to the token scaling
+        return None
+    return flops.total_flops / (STUDY_MU * peak)
 
 
 def default_build(model_id: str, device: str, dtype: str) -> Any:
