@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_t2v_energy.fixture import settings_id, settings_mapping
-from pytest_t2v_energy.gpu_probe import GpuProbe, probe_gpus
+from pytest_t2v_energy.gpu_probe import GpuProbe, h100_requested, probe_gpus
 from pytest_t2v_energy.xdist import (
     XDIST_REPORT_KEY,
     XdistController,
@@ -28,6 +28,7 @@ from pytest_t2v_energy.xdist import (
     worker_results,
     xdist_role,
 )
+from t2v_energy_lib.results.provenance import RESULTS_PATH_PLACEHOLDERS
 
 GPU_MARKERS = ("h100", "gpu")
 DEFAULT_COMPARE_FAIL = "energy:5%,latency:5%"
@@ -39,7 +40,9 @@ class EnergyOptions:
     """The plugin's command-line options, resolved.
 
     Attributes:
-        results_path: ``--energy-results``: result file to write (None: none).
+        results_path: ``--energy-results``: result file to write (None: none); may hold ``{gpu}`` and
+            ``{diffusers}``, filled from the provenance when the first record is written
+            (:meth:`EnergySession.results_file`).
         baseline_path: ``--energy-baseline``: result file/folder (or pytest-benchmark JSON) to gate against.
         compare_fail: ``--energy-compare-fail``: thresholds spec (default ``energy:5%,latency:5%``).
         allow_hardware_mismatch: ``--energy-allow-hardware-mismatch``.
@@ -92,6 +95,11 @@ class EnergyOptions:
         worker_id = None
         if role is not None:
             refuse_under_xdist(config)
+            if results and any(p in results for p in RESULTS_PATH_PLACEHOLDERS):
+                raise pytest.UsageError(
+                    f"--energy-results {results}: {{gpu}}/{{diffusers}} placeholders are not supported under "
+                    "pytest-xdist (-n); give the path itself, e.g. baselines/nvidia-h200/pytest-0.42.1/x.json"
+                )
         if role == "worker":
             worker_id, results_path = worker_results(config, results)
         base_dir = config.getoption("baseline_dir")
@@ -154,12 +162,21 @@ class EnergySession:
         return self._probe
 
     def gpu_skip_reason(self, item: pytest.Item) -> str | None:
-        """Why a ``gpu``/``h100``-marked item cannot run here; None when it can or is not marked."""
-        if item.get_closest_marker("h100") is not None:
-            return self.probe().h100_reason()
-        if item.get_closest_marker("gpu") is not None:
+        """Why a ``gpu``/``h100``-marked item cannot run here; None when it can or is not marked.
+
+        An item marked both (the any-GPU suite) needs an H100 only under ``-m h100``
+        (:func:`~pytest_t2v_energy.gpu_probe.h100_requested`); otherwise any usable NVIDIA GPU.
+        """
+        gpu = item.get_closest_marker("gpu") is not None
+        if item.get_closest_marker("h100") is not None and h100_requested(self.markexpr(), gpu):
+            return self.probe().h100_reason(gpu_suite=gpu)
+        if gpu:
             return self.probe().gpu_reason()
         return None
+
+    def markexpr(self) -> str:
+        """The session's ``-m`` expression (empty when none)."""
+        return str(self.config.getoption("markexpr", "") or "")
 
     def mark_items(self, items: list[pytest.Item]) -> None:
         """Add a skip marker with the reason to each selected ``gpu``/``h100`` item this machine cannot run.
@@ -249,6 +266,15 @@ class EnergySession:
             self.writer().add(record)
         return record
 
+    def results_file(self) -> Path | None:
+        """``--energy-results`` with its ``{gpu}``/``{diffusers}`` filled from the provenance (None: none)."""
+        path = self.options.results_path
+        if path is None or not any(p in str(path) for p in RESULTS_PATH_PLACEHOLDERS):
+            return path
+        from t2v_energy_lib.results import expand_results_path
+
+        return expand_results_path(path, self.provenance())
+
     def writer(self) -> Any:
         """The result writer (created at the first record; resumes an existing file of the same hardware)."""
         if self._writer is None:
@@ -257,7 +283,7 @@ class EnergySession:
             # An xdist worker starts its file afresh: xdist may send a test to any worker, so resuming a
             # worker file of an earlier run would put one test in two files (the merge refuses that).
             resume = self.options.xdist != "worker"
-            self._writer = ResultWriter(self.options.results_path, self.provenance(), resume=resume)
+            self._writer = ResultWriter(self.results_file(), self.provenance(), resume=resume)
         return self._writer
 
     # -- pytest-xdist ----------------------------------------------------------------------------------------
@@ -352,7 +378,7 @@ class EnergySession:
             current = merged or ResultFile(
                 provenance=self.provenance(),
                 records=tuple(self.records.values()),
-                path=self.options.results_path,
+                path=self.results_file(),
             )
             self.comparison = compare(
                 baseline,
@@ -376,16 +402,18 @@ class EnergySession:
         for reason, node_ids in self.gpu_skips.items():
             verb = "failed" if self.options.require_gpu else "skipped"
             lines.append(f"{len(node_ids)} GPU-marked test(s) {verb}: {reason}")
-        markexpr = str(self.config.getoption("markexpr", "") or "")
+        markexpr = self.markexpr()
         if self.gpu_skips and "h100" in markexpr and not self.options.require_gpu:
+            other = self._probe is not None and self._probe.names and self._probe.gpu_reason() is None
             lines.append(
                 f"-m {markexpr!r} ran no H100 test on this machine; run on an H100 runner, and pass "
                 "--require-gpu there so a missing GPU fails instead of skipping."
+                + (" On this GPU, `pytest -m gpu` runs the suite." if other else "")
             )
         if self.short_windows:
             lines.append(short_windows_line(self.short_windows))
         if self.records and self.options.results_path is not None:
-            lines.append(f"wrote {len(self.records)} result record(s) to {self.options.results_path}")
+            lines.append(f"wrote {len(self.records)} result record(s) to {self.results_file()}")
         if self.xdist is not None:
             lines.extend(self.xdist.summary_lines())
         lines.extend(self.notes)

@@ -27,7 +27,7 @@ start=$SECONDS
     job 3 120 g3.log $CHAR --suites frames --points 13-16 --out "$R/g3"
     left=$(( LIMIT - (SECONDS - start) - 5 ))
     [ -z "${SKIP_PYTEST:-}" ] && [ "$left" -gt 60 ] && job 3 "$left" g3-pytest.log python3 -m pytest -p pytest_t2v_energy.plugin \
-        -p no:cacheprovider -m h100 --require-gpu tests/h100 \
+        -p no:cacheprovider -m h100 --require-gpu tests/gpu \
         -k "(resolution_denoiser_step and (256x256 or 480x832)) or (frames_denoiser_step and 480x832x17) or steps_per_step_trace or (cross_model and animatediff)" \
         --energy-results "$R/g3/pytest_energy.json" --benchmark-json "$R/g3/pytest_benchmark.json" --energy-idle-seconds 5
 ) &

@@ -10,6 +10,7 @@ from t2v_energy_lib.results.folder import ResultFolder
 from t2v_energy_lib.results.provenance import (
     baseline_dir,
     collect_provenance,
+    expand_results_path,
     gpu_slug,
     hardware_differences,
     version_changes,
@@ -39,6 +40,7 @@ __all__ = [
     "build_record",
     "collect_provenance",
     "compare",
+    "expand_results_path",
     "find_baseline_folders",
     "gpu_slug",
     "hardware_differences",

@@ -206,6 +206,28 @@ def baseline_dir(root: str | Path, provenance: Mapping[str, Any]) -> Path:
     return Path(root) / gpu_slug(provenance) / str(version)
 
 
+#: Placeholders :func:`expand_results_path` fills: the GPU slug and the Diffusers version of the provenance.
+RESULTS_PATH_PLACEHOLDERS = ("{gpu}", "{diffusers}")
+
+
+def expand_results_path(template: str | Path, provenance: Mapping[str, Any]) -> Path:
+    """``template`` with ``{gpu}`` -> :func:`gpu_slug` and ``{diffusers}`` -> the Diffusers version.
+
+    E.g. ``baselines/{gpu}/pytest-{diffusers}/results.json`` -> ``baselines/nvidia-h200/pytest-0.42.1/...``:
+    results of each GPU model and Diffusers version land in their own folder. A path without placeholders is
+    returned as it is.
+
+    Raises:
+        BaselineFormatError: ``{diffusers}`` is asked for but the provenance records no Diffusers version.
+    """
+    text = str(template)
+    if "{gpu}" in text:
+        text = text.replace("{gpu}", gpu_slug(provenance))
+    if "{diffusers}" in text:
+        text = text.replace("{diffusers}", baseline_dir("", provenance).name)
+    return Path(text)
+
+
 def _get(provenance: Mapping[str, Any], section: str, key: str) -> Any:
     part = provenance.get(section)
     return part.get(key) if isinstance(part, Mapping) else None

@@ -1,8 +1,14 @@
-"""H100 benchmarks of the sweeps, driven through the plugin's ``energy`` fixture (GPU only; marked ``h100``).
+"""The GPU benchmark suite: the sweeps through the plugin's ``energy`` fixture, on any NVIDIA GPU.
+
+Marked ``gpu`` and ``h100``: ``pytest -m gpu`` runs the suite on whatever NVIDIA GPU NVML and torch can use
+(H100, H200, A100, L40S...); ``pytest -m h100`` keeps meaning "the suite, on an H100" and, on another GPU,
+skips saying what to run instead. Store results per GPU model and Diffusers version, e.g.
+``--energy-results 'baselines/{gpu}/pytest-{diffusers}/results.json'``, and gate only against a baseline of
+the same GPU model (the gate refuses another GPU model unless told otherwise).
 
 The main GPU path is the CLI (``t2v-energy characterize``); these tests run the same runners point by point
 so pytest-benchmark / the plugin can store and gate them. Each test is parametrized from the scenario
-dataclasses. Budget: a few seconds to ~1 min per point on an H100.
+dataclasses. Budget: a few seconds to ~1 min per point on an H100 or H200.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ from t2v_energy_lib.bench.scenarios import (
     steps_sweep,
 )
 
-pytestmark = [pytest.mark.h100, pytest.mark.slow]
+pytestmark = [pytest.mark.gpu, pytest.mark.h100, pytest.mark.slow]
 torch = pytest.importorskip("torch", reason="torch is needed for GPU benchmarks")
-# No module-level skip for a missing GPU: the plugin's ``h100`` marker skips these tests with the reason, and
-# ``--require-gpu`` turns that skip into a failure on a GPU runner whose driver is broken.
+# No module-level skip for a missing GPU: the plugin's ``gpu``/``h100`` markers skip these tests with the
+# reason, and ``--require-gpu`` turns that skip into a failure on a GPU runner whose driver is broken.
 
 
 @pytest.fixture(scope="module")
