@@ -2,7 +2,8 @@
 
 Markers:
     ``gpu``   needs an NVIDIA GPU usable through NVML and ``torch.cuda``; skipped elsewhere with the reason.
-    ``h100``  needs NVIDIA H100 GPUs (every CUDA-visible GPU); skipped elsewhere naming the GPU found.
+    ``h100``  needs NVIDIA H100 GPUs (every CUDA-visible GPU); skipped elsewhere naming the GPU found. A test
+              marked ``gpu`` too (the any-GPU suite) needs an H100 only under ``-m h100``.
     ``slow``  takes more than a few seconds (deselect with ``-m "not slow"``).
 
 GPU detection is lazy: the first time a ``gpu``/``h100`` test is collected (after ``-m``/``-k``
@@ -51,7 +52,7 @@ MARKERS = (
     "gpu: needs an NVIDIA GPU usable through NVML and torch.cuda (skipped elsewhere with the reason; "
     "--require-gpu makes that a failure)",
     "h100: needs NVIDIA H100 GPUs (skipped elsewhere naming the GPU found; "
-    "--require-gpu makes that a failure)",
+    "--require-gpu makes that a failure); with gpu too, only under -m h100",
     "slow: takes more than a few seconds; deselect with -m 'not slow'",
 )
 
