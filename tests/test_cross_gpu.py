@@ -187,7 +187,7 @@ def relabelled_copy(
 def source_folder(tmp_path: Path) -> Path:
     """The stored H100 resolution sweep and its meter reference check, copied unchanged."""
     src = tmp_path / "h100"
-    src.mkdir()
+    src.mkdir(parents=True)
     for name in ("resolution.json", "reference.json"):
         (src / name).write_text((H100_FOLDER / name).read_text())
     return src

@@ -98,7 +98,7 @@ class PartOps:
         return self._cache[key]
 
 
-def _tokens_and_steps(record: Any) -> tuple[int, int]:
+def tokens_and_steps(record: Any) -> tuple[int, int]:
     from t2v_energy_lib.models import get_spec
     from t2v_energy_lib.theory import settings_from_mapping
 
@@ -123,7 +123,7 @@ def elementwise_seconds_per_token(records: Any) -> dict[str, float]:
         step = by_id.get(record.id.rsplit("/", 1)[0] + "/denoiser_step")
         if step is None or not shares:
             continue
-        tokens, _ = _tokens_and_steps(step)
+        tokens, _ = tokens_and_steps(step)
         share = sum(float(shares.get(k, 0.0)) for k in MEMORY_BOUND_PROFILE_SHARES)
         out.setdefault(record.model, share * mean(step.rounds["latency_s"]) / tokens)
     return out
@@ -133,7 +133,7 @@ def measured_memory_share(record: Any, per_token_s: Mapping[str, float]) -> floa
     """Share of a denoiser part's step time in normalisation/elementwise kernels (0 for other parts)."""
     if record.component not in DENOISER_PARTS or record.model not in per_token_s:
         return 0.0
-    tokens, steps = _tokens_and_steps(record)
+    tokens, steps = tokens_and_steps(record)
     step_s = mean(record.rounds["latency_s"]) / (steps if record.component == "denoise_loop" else 1)
     return min(MAX_MEASURED_MEMORY_SHARE, per_token_s[record.model] * tokens / step_s)
 

@@ -21,7 +21,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="number of frames")
     p.add_argument("--steps", type=int, help="denoising steps")
     p.add_argument("--guidance", type=float, help="guidance scale (<= 1 turns CFG off)")
-    p.add_argument("--gpu", default="h100", help="h100 | h200 | a100 | l40s (default h100)")
+    p.add_argument(
+        "--gpu",
+        default="h100",
+        help="h100 | h200 | a100 | l40s (default h100), or a calibration file measured on the GPU "
+        "(python -m t2v_energy_lib.bench.calibrate OUT.json): its matmul and copy ceilings, and its loaded "
+        "power for the study's constants",
+    )
     p.add_argument(
         "--measured-tflops", type=float, help="measured peak bf16 matmul TFLOP/s (roofline ceiling)"
     )
@@ -111,10 +117,20 @@ def extrapolation_warning(spec: Any, settings: Any) -> str | None:
     )
 
 
+def _calibration(args: argparse.Namespace) -> Any:
+    """The calibration file ``--gpu`` names, or None when it names a datasheet GPU."""
+    from pathlib import Path
+
+    from t2v_energy_lib.theory.calibration import GpuCalibration
+
+    return GpuCalibration.from_json(args.gpu) if Path(args.gpu).is_file() else None
+
+
 def _gpu(args: argparse.Namespace) -> Any:
     from t2v_energy_lib.theory import GpuSpec, get_gpu
 
-    gpu = get_gpu(args.gpu)
+    calibration = _calibration(args)
+    gpu = calibration.spec() if calibration is not None else get_gpu(args.gpu)
     if args.measured_tflops or args.measured_bw_gbs:
         gpu = GpuSpec.from_measured(
             gpu,
@@ -273,7 +289,10 @@ def run(args: argparse.Namespace) -> int:
     if args.fit:
         lines += _fit_lines(spec, settings, args, gpu)
     else:
+        calibration = _calibration(args)
         power = args.power_w  # None: not given (0 and negatives were refused by check_args)
+        if power is None and calibration is not None:
+            power = calibration.loaded_power_w
         if power is None:
             power = STUDY_NOMINAL_POWER_W if gpu.name.startswith("NVIDIA H100") else gpu.tdp_w
         lines += _study_lines(g, gpu, power)
