@@ -101,15 +101,22 @@ def test_calibration_refuses_incoherent_files(override: dict[str, Any], match: s
         GpuCalibration.from_mapping(synthetic_calibration(H200_NAME, **override), source="bad")
 
 
-def test_calibration_runner_document_is_readable() -> None:
+def test_calibration_runner_document_is_a_readable_result_file(tmp_path: Path) -> None:
+    from t2v_energy_lib.results import load_results
+
     settings = {"matmul_n": 8192, "copy_bytes": 1 << 30}
     prov = {"gpu": {"name": H200_NAME, "power_limit_w": 700.0}, "date_utc": "2026-12-01T00:00:00Z"}
-    doc = build_document([(100, 2.0), (110, 2.0)], [(50, 1.0)], 120.0, 690.0, prov, settings)
+    # SYNTHETIC rounds: (iterations, seconds); idle (5 s, 600 J) = 120 W; matmul window (10 s, 6900 J) = 690 W
+    doc = build_document([(100, 2.0), (110, 2.0)], [(50, 1.0)], (5.0, 600.0), (10.0, 6900.0), prov, settings)
     cal = GpuCalibration.from_mapping(doc)
     assert cal.matmul_flops_per_s[1] == pytest.approx(110 * 2 * 8192**3 / 2.0)
     assert cal.copy_bytes_per_s == (50 * 2.0 * (1 << 30),)
+    assert (cal.idle_power_w, cal.loaded_power_w) == (120.0, 690.0)
+    (tmp_path / "calibration.json").write_text(json.dumps(doc))
+    ids = {r.id for r in load_results(tmp_path).records}  # it can sit in a baseline folder
+    assert "calibration/matmul-bf16-8192/matmul_ceiling" in ids
     with pytest.raises(BaselineFormatError):
-        build_document([(100, 2.0)], [], 700.0, 120.0, prov, settings)  # idle above loaded
+        build_document([(100, 2.0)], [], (5.0, 3500.0), (10.0, 1200.0), prov, settings)  # idle above loaded
 
 
 def test_timed_rounds_counts_iterations_per_round() -> None:
@@ -253,3 +260,14 @@ def test_h100_to_h200_datasheets_expect_small_gains(tmp_path: Path) -> None:
     doc = predict_folder(src_folder, tgt)
     for p in doc["points"].values():
         assert 1 / 1.433 < p["latency_s"] / p["source_latency_s"] <= 1.0 + 1e-12
+
+
+def test_calibration_runner_refuses_without_a_gpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the refusal path is for machines without one")
+    from t2v_energy_lib.bench.calibrate import main
+
+    assert main([str(tmp_path / "cal.json")]) == 2
+    assert "torch.cuda is not available" in capsys.readouterr().err
+    assert not (tmp_path / "cal.json").exists()

@@ -36,7 +36,8 @@ DENOISER_PARTS = ("denoiser_step", "denoise_loop")
 PARTS = ("text_encoder", *DENOISER_PARTS, "vae_decode")
 MEMORY_BOUND_PROFILE_SHARES = ("norm_elementwise", "other")  # kernels the analytic operators do not model
 MAX_MEASURED_MEMORY_SHARE = 0.95
-REFERENCE_FILE = "reference.json"
+#: Files of a measured folder read as its GPU's calibration, first found first.
+CALIBRATION_FILES = ("calibration.json", "reference.json")
 
 
 def mean(values: Any) -> float:
@@ -173,8 +174,9 @@ def predict_folder(
     Args:
         source_folder: A measured folder (``baselines/<gpu>/<version>``).
         target: The target GPU's calibration.
-        source: The source GPU's calibration (default: the folder's meter reference check,
-            ``reference.json``, which has matmul throughput and idle/loaded power but no copy bandwidth).
+        source: The source GPU's calibration (default: the folder's ``calibration.json``, else its meter
+            reference check ``reference.json``, which has matmul throughput and idle/loaded power but no copy
+            bandwidth).
         created_utc: Creation time to record (default: now).
         git_commit: The code's commit to record.
 
@@ -186,7 +188,14 @@ def predict_folder(
 
     folder = Path(source_folder)
     if source is None:
-        source = GpuCalibration.from_json(folder / REFERENCE_FILE)
+        found = [folder / name for name in CALIBRATION_FILES if (folder / name).is_file()]
+        if not found:
+            raise BaselineFormatError(
+                f"{folder}: holds no {' or '.join(CALIBRATION_FILES)} to read the source GPU's ceilings "
+                "from; "
+                "pass the source GPU's calibration file (python -m t2v_energy_lib.bench.calibrate OUT.json)"
+            )
+        source = GpuCalibration.from_json(found[0])
     results = load_results(folder)
     by_id = results.by_id()
     src_spec, tgt_spec, how = ceilings(source, target)

@@ -9,9 +9,10 @@ In order: the energy counter's update period; idle power over one window (before
 not still warm); a 1 s matmul warm-up; ``rounds`` rounds of ``C = A @ B`` on bf16 ``8192 x 8192`` matrices
 (the meter reference check's workload) inside ONE energy window of ``matmul_seconds`` (its mean power is the
 loaded power; each round's throughput is kept); ``rounds`` rounds of a 1 GiB device-to-device copy
-(``dst.copy_(src)``; 2 bytes moved per byte copied). Writes the ``t2v-energy.calibration`` file that
-:class:`~t2v_energy_lib.theory.calibration.GpuCalibration` reads, atomically, with raw per-round values and
-the provenance. NVML is touched only through the energy layer's :class:`GpuMeter`.
+(``dst.copy_(src)``; 2 bytes moved per byte copied). Writes a t2v-energy result file (suite ``calibration``,
+see :func:`build_document`) that :class:`~t2v_energy_lib.theory.calibration.GpuCalibration` reads and that
+may sit in a baseline folder beside the sweeps, atomically, with raw per-round values and the provenance.
+NVML is touched only through the energy layer's :class:`GpuMeter`.
 
 The matmul runs on random data: throughput on trained weights is the same for dense kernels; board power may
 differ by a few percent with the data's bit patterns, which is one reason the loaded power is measured here
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from t2v_energy_lib.errors import GpuUnavailableError, T2VEnergyError
-from t2v_energy_lib.theory.calibration import SCHEMA, SCHEMA_VERSION, GpuCalibration
+from t2v_energy_lib.theory.calibration import GpuCalibration
 
+SUITE = "calibration"
 MATMUL_N = 8192
 COPY_BYTES = 1 << 30
 
@@ -61,37 +63,65 @@ def timed_rounds(
 def build_document(
     matmul: Sequence[tuple[int, float]],
     copy: Sequence[tuple[int, float]],
-    idle_power_w: float,
-    loaded_power_w: float,
+    idle: tuple[float, float],
+    loaded: tuple[float, float],
     provenance: dict[str, Any],
     settings: dict[str, Any],
+    machine_state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The calibration file's content from raw rounds (pure; validated by reading it back).
+    """The calibration as a t2v-energy result file (pure; validated by reading it back).
+
+    Records (suite ``calibration``): ``calibration/matmul-bf16-<n>/matmul_ceiling`` (rounds ``latency_s`` and
+    ``achieved_flops_per_s`` per round; ``extra.mean_power_w`` = loaded power over the matmul window),
+    ``calibration/copy/copy`` (rounds ``latency_s``, ``copy_bytes_per_s``) and ``calibration/idle/idle``
+    (rounds ``latency_s``, ``gpu_energy_j``; ``extra.mean_power_w``). A result file can sit in a baseline
+    folder beside the sweeps (``load_results`` reads it) and carries the measured matmul ceiling there.
 
     Args:
         matmul: ``(iterations, seconds)`` per matmul round.
         copy: ``(iterations, seconds)`` per copy round.
-        idle_power_w: Mean idle power. Units: W.
-        loaded_power_w: Mean power over the matmul window. Units: W.
+        idle: ``(seconds, joules)`` of the idle window.
+        loaded: ``(seconds, joules)`` of the matmul window (all matmul rounds).
         provenance: Machine and software facts (``provenance["gpu"]`` names the GPU).
-        settings: What was asked for (n, bytes, seconds, rounds, device).
+        settings: What was asked for (``matmul_n``, ``copy_bytes``, seconds, rounds, device).
+        machine_state: GPU state over the matmul window (uuid, clocks, throttle reasons).
     """
+    from t2v_energy_lib.results.schema import ResultFile, ResultRecord
+
     n, nbytes = int(settings["matmul_n"]), int(settings["copy_bytes"])
-    doc = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "gpu": provenance.get("gpu"),
-        "date_utc": provenance.get("date_utc"),
-        "matmul_flops_per_s": [i * 2.0 * n**3 / s for i, s in matmul],
-        "copy_bytes_per_s": [i * 2.0 * nbytes / s for i, s in copy],
-        "idle_power_w": idle_power_w,
-        "loaded_power_w": loaded_power_w,
-        "matmul_n": n,
-        "copy_bytes": nbytes,
-        "rounds": {"matmul": [list(r) for r in matmul], "copy": [list(r) for r in copy]},
-        "settings": settings,
-        "provenance": provenance,
+    state = dict(machine_state or {})
+
+    def record(model: str, component: str, rounds: dict[str, Any], extra: dict[str, Any]) -> ResultRecord:
+        rid, kept = f"{SUITE}/{model}/{component}", state if component != "idle" else {}
+        return ResultRecord(rid, SUITE, model, component, dict(settings), rounds, 1, extra, kept)
+
+    mm_rounds = {
+        "latency_s": [s for _, s in matmul],
+        "achieved_flops_per_s": [i * 2.0 * n**3 / s for i, s in matmul],
     }
+    mm_extra = {
+        "iterations": [i for i, _ in matmul],
+        "flops_per_iteration": 2.0 * n**3,
+        "mean_power_w": loaded[1] / loaded[0],
+        "window_s": loaded[0],
+        "window_gpu_energy_j": loaded[1],
+    }
+    copy_rounds = {
+        "latency_s": [s for _, s in copy],
+        "copy_bytes_per_s": [i * 2.0 * nbytes / s for i, s in copy],
+    }
+    copy_extra = {"iterations": [i for i, _ in copy], "bytes_per_iteration": 2.0 * nbytes}
+    records = (
+        record(f"matmul-bf16-{n}", "matmul_ceiling", mm_rounds, mm_extra),
+        record("copy", "copy", copy_rounds, copy_extra),
+        record(
+            "idle",
+            "idle",
+            {"latency_s": [idle[0]], "gpu_energy_j": [idle[1]]},
+            {"mean_power_w": idle[1] / idle[0]},
+        ),
+    )
+    doc = ResultFile(provenance=provenance, records=records).to_dict()
     GpuCalibration.from_mapping(doc, source="calibration run")  # refuses an incoherent file before writing
     return doc
 
@@ -131,12 +161,14 @@ def run_calibration(
     meter = GpuMeter(devices=[device])
     try:
         meter.measure_counter_period()
-        idle = meter.measure_idle(idle_seconds)[device]
+        meter.measure_idle(idle_seconds)
+        idle_window = meter.idle_window
         timed_rounds(lambda: torch.matmul(a, b, out=c), sync, 1.0, 1)  # warm-up: cuBLAS choice, clocks up
         with meter.window("matmul") as handle:
             matmul = timed_rounds(lambda: torch.matmul(a, b, out=c), sync, matmul_seconds, rounds)
-        assert handle.result is not None
-        loaded = handle.result.mean_power_w[device]
+        if idle_window is None or handle.result is None:
+            raise RuntimeError("the meter returned no idle or matmul window; this is a bug in GpuMeter")
+        window = handle.result
         copy = timed_rounds(lambda: dst.copy_(src), sync, copy_seconds, rounds)
         settings = {
             "matmul_n": MATMUL_N,
@@ -149,8 +181,15 @@ def run_calibration(
         }
         provenance = collect_provenance(device_index=meter.nvml_indices[device], settings=settings)
         provenance["tool"] = "t2v_energy_lib.bench.calibrate"
-        provenance["matmul_window_gpu_state"] = handle.result.states[device].to_dict()
-        doc = build_document(matmul, copy, idle, loaded, provenance, settings)
+        doc = build_document(
+            matmul,
+            copy,
+            (idle_window.duration_s, idle_window.gpu_energy_j[device]),
+            (window.duration_s, window.gpu_energy_j[device]),
+            provenance,
+            settings,
+            window.states[device].to_dict(),
+        )
     finally:
         meter.close()
     atomic_write_text(Path(out_path), json.dumps(doc, indent=2, allow_nan=False) + "\n")

@@ -1,6 +1,10 @@
 """A GPU's measured ceilings (a short calibration run) read from a file: the reading side of the format.
 
-The calibration file (written by ``python -m t2v_energy_lib.bench.calibrate OUT.json``)::
+Two layouts are read. ``python -m t2v_energy_lib.bench.calibrate OUT.json`` writes a t2v-energy RESULT file
+(suite ``calibration``: records ``.../matmul_ceiling`` with rounds ``achieved_flops_per_s`` and the window's
+``extra.mean_power_w``, ``calibration/copy/copy`` with rounds ``copy_bytes_per_s``, ``calibration/idle/idle``
+with ``extra.mean_power_w``), so that it can sit in a baseline folder beside the sweeps. A plain calibration
+document is read too::
 
     {"schema": "t2v-energy.calibration", "schema_version": 1,
      "gpu": {"name": "NVIDIA H200", "power_limit_w": 700.0, ...},      # NVML facts (provenance["gpu"])
@@ -14,9 +18,9 @@ The calibration file (written by ``python -m t2v_energy_lib.bench.calibrate OUT.
 :meth:`GpuCalibration.from_mapping` also reads a t2v-energy result file whose records hold the same figures:
 the meter reference check (``python -m t2v_energy_lib.bench.reference``: records ``reference/idle/idle`` and
 ``reference/matmul-bf16-8192/matmul`` with ``extra.achieved_tflops``/``mean_power_w``/``idle_power_w``; it
-measures no copy bandwidth) and records whose component is ``matmul``, ``copy``, ``idle`` or ``loaded`` with
-rounds ``matmul_flops_per_s``/``copy_bytes_per_s``/``power_w``. Raw per-round values are kept; the ceilings
-used are the best round (throughput) and the mean (power).
+measures no copy bandwidth) and records whose component is ``matmul_ceiling``/``matmul``, ``copy``, ``idle``
+or ``loaded`` with rounds ``achieved_flops_per_s``/``matmul_flops_per_s``/``copy_bytes_per_s``/``power_w``.
+Raw per-round values are kept; the ceilings used are the best round (throughput) and the mean (power).
 """
 
 from __future__ import annotations
@@ -116,7 +120,7 @@ class GpuCalibration:
 
     @classmethod
     def from_json(cls, path: str | Path) -> GpuCalibration:
-        """Read a calibration file, or a result file holding calibration records (see the module docstring).
+        """Read a calibration document or a result file of calibration records (see the module docstring).
 
         Raises:
             BaselineFormatError: Missing file, bad JSON, or no calibration figures in it.
@@ -209,10 +213,10 @@ def _from_records(data: Mapping[str, Any], source: str) -> GpuCalibration:
         component = str(record.get("component", ""))
         rounds = record.get("rounds") if isinstance(record.get("rounds"), Mapping) else {}
         extra = record.get("extra") if isinstance(record.get("extra"), Mapping) else {}
-        if component == "matmul":
-            if "matmul_flops_per_s" in rounds:
-                matmul += _floats(rounds["matmul_flops_per_s"], "matmul_flops_per_s", source)
-            elif "achieved_tflops" in extra:  # the meter reference check
+        if component in ("matmul", "matmul_ceiling"):
+            for key in ("achieved_flops_per_s", "matmul_flops_per_s"):
+                matmul += _floats(rounds.get(key), key, source)
+            if not matmul and "achieved_tflops" in extra:  # the meter reference check
                 matmul.append(float(extra["achieved_tflops"]) * 1e12)
             if "mean_power_w" in extra:
                 loaded.append(float(extra["mean_power_w"]))
