@@ -97,3 +97,13 @@ def test_predict_accepts_a_calibration_file(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert "Regime on NVIDIA H200 SXM 141GB (measured): peak 620 TFLOP/s, 3.100 TB/s" in out
     assert "nominal power 650 W" in out
+
+
+def test_report_appends_the_gpu_section(tmp_path: Path) -> None:
+    second = relabelled_copy(tmp_path / "h200", scale_latency=0.9)
+    out = tmp_path / "report"
+    argv = ["report", str(second), "--out", str(out), "--compare-gpu", str(source_folder(tmp_path))]
+    assert main(argv) == 0
+    text = (out / "REPORT.md").read_text()
+    assert "## NVIDIA H100 80GB HBM3 vs NVIDIA H200, point by point" in text
+    assert "median latency ratio 0.9" in text
