@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +102,12 @@ class GpuCalibration:
     def spec(self) -> GpuSpec:
         """A :class:`GpuSpec` with the measured ceilings (the datasheet bandwidth where none was measured)."""
         base = self.datasheet()
-        bandwidth = self.peak_copy_bytes_per_s or base.mem_bandwidth_bytes_per_s
-        return GpuSpec.from_measured(base, self.peak_matmul_flops_per_s, bandwidth)
+        spec = GpuSpec.from_measured(
+            base, self.peak_matmul_flops_per_s, self.peak_copy_bytes_per_s or base.mem_bandwidth_bytes_per_s
+        )
+        if self.peak_copy_bytes_per_s is None:  # say which ceiling is not measured
+            spec = replace(spec, name=f"{base.name} (measured matmul, datasheet bandwidth)")
+        return spec
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration file's content (raw rounds)."""
