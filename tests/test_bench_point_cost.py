@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,65 @@ def test_runner_with_generous_budget_runs_every_point(tmp_path: Path) -> None:
 
     outcomes, lines = run(tmp_path, ["resolution"], points="0-2", opts={"time_budget_s": 600.0})
     assert not outcomes[0].stopped_for_budget and len(outcomes[0].done) == 3, lines
+
+
+class ScriptedClock:
+    """A clock the test advances: each synthetic point 'takes' the seconds the test says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run_scripted(tmp_path: Path, budget_s: float) -> tuple[Any, list[str]]:
+    """Points 0, 5, 10 of the resolution sweep with SYNTHETIC latencies and durations (no pipeline).
+
+    Each point writes a denoiser_step and a vae_decode record with the test's latencies and advances the clock
+    by what :func:`point_cost_s` models plus 5 s; the first point also pays an 8 s build, as on the H200 run
+    that stopped after one point.
+    """
+    from t2v_energy_lib.bench.runner import Characterizer, RunOptions
+    from t2v_energy_lib.results.schema import ResultRecord
+
+    clock, lines = ScriptedClock(), []
+    prov = {"gpu": {"name": "NVIDIA H200"}, "date_utc": "synthetic"}
+    char = Characterizer(
+        RunOptions(out_dir=tmp_path, device="cpu", time_budget_s=budget_s),
+        None,
+        prov,
+        log=lines.append,
+        clock=clock,
+    )
+    synthetic = {0: (0.12, 0.6), 5: (1.25, 2.8), 10: (5.0, 6.6)}  # (s/step, s/decode), test-only
+    sweep = resolution_sweep()
+
+    def measure_point(sc: Any, writer: Any) -> str:
+        i = sweep.index(sc)
+        step, decode = synthetic[i]
+        for component, value in (("denoiser_step", step), ("vae_decode", decode)):
+            rid = sc.record_id(component)
+            writer.add(ResultRecord(rid, sc.suite, sc.model_id, component, {}, {"latency_s": [value]}))
+        if i == 0:
+            char._build_s = 8.0  # what measurer() records when it builds
+            char._model_id = sc.model_id
+            clock.now += 8.0
+        clock.now += point_cost_s(step, decode, CONFIG, warmups=2 if i == 0 else 1) + 5.0
+        return "synthetic"
+
+    return char.run_points("resolution", sweep, [0, 5, 10], measure_point), lines
+
+
+def test_runner_budget_runs_the_points_that_fit(tmp_path: Path) -> None:
+    """220 s for points 0, 5, 10: the old estimate stopped after point 0; all three fit in ~140 s."""
+    outcome, lines = _run_scripted(tmp_path, 220.0)
+    assert len(outcome.done) == 3 and not outcome.stopped_for_budget, lines
+
+
+def test_runner_budget_stops_before_a_point_that_would_not_fit(tmp_path: Path) -> None:
+    outcome, lines = _run_scripted(tmp_path / "tight", 90.0)
+    assert len(outcome.done) == 2 and outcome.stopped_for_budget
+    assert any(
+        "time budget: stopping before resolution/wan2.1-t2v-1.3b/720x1280x81" in line for line in lines
+    )
