@@ -99,7 +99,7 @@ def test_expand_results_path_fills_gpu_and_diffusers() -> None:
 
 def test_results_placeholders_in_a_session(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_cpu(energy):\n    energy(sum, [1, 2], rounds=2, warmup_rounds=0)\n")
-    result = pytester.runpytest("--energy-results={gpu}/pytest-{diffusers}/r.json")
+    result = pytester.runpytest_subprocess("--energy-results={gpu}/pytest-{diffusers}/r.json")
     result.assert_outcomes(passed=1)
     written = list(pytester.path.glob("*/pytest-*/r.json"))
     assert len(written) == 1, result.stdout.str()
