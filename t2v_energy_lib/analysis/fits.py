@@ -240,3 +240,15 @@ def mape(predicted: Sequence[float], measured: Sequence[float]) -> float:
     if np.any(m == 0):
         raise FitError("MAPE is undefined where a measured value is zero.")
     return float(np.mean(np.abs(p - m) / np.abs(m)))
+
+
+def log_log_slope(x: Sequence[float], y: Sequence[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x``: the local exponent of a power law over the points.
+
+    Raises:
+        FitError: Fewer than two points, or a non-positive value.
+    """
+    xs, ys = _as_arrays(x, y, 2)
+    if np.any(xs <= 0) or np.any(ys <= 0):
+        raise FitError("a log-log slope needs positive x and y")
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])

@@ -39,6 +39,8 @@ class SyntheticKnobs:
         low_denoiser_share_models: Models whose VAE decode is made so costly that the denoiser share is < 60%.
         low_matmul_models: Models whose operator profile gives matmul + attention < 60%.
         suites: Which suites to write.
+        independent_steps: Step counts whose whole denoising loop is "measured" as separate runs
+            (``denoise_run`` records, ``rounds`` runs each); per_step_drift bends them too.
     """
 
     attention_quadratic: bool = True
@@ -50,6 +52,7 @@ class SyntheticKnobs:
     low_matmul_models: tuple[str, ...] = ()
     suites: tuple[str, ...] = ("resolution", "frames", "steps", "cross_model")
     models: tuple[str, ...] = field(default=("wan2.1-t2v-1.3b", "cogvideox-2b"))
+    independent_steps: tuple[int, ...] = ()
 
 
 def synthetic_token_length(height: int, width: int, num_frames: int) -> int:
@@ -62,6 +65,11 @@ def synthetic_step_flops(token_length: int, quadratic: bool = True) -> float:
     lin = 12 * token_length * _D**2 + 4 * token_length * _D * _F + 4 * token_length * _M * _D + 4 * _M * _D**2
     quad = 4 * token_length**2 * _D if quadratic else 0
     return 2.0 * _LAYERS * (lin + quad)
+
+
+def synthetic_attention_share(token_length: int) -> float:
+    """The l^2 term's share of :func:`synthetic_step_flops` (made-up model, like Wan2.1-1.3B's)."""
+    return 1.0 - synthetic_step_flops(token_length, quadratic=False) / synthetic_step_flops(token_length)
 
 
 def _efficiency(token_length: int, quadratic: bool = True) -> float:
@@ -190,6 +198,17 @@ class _Builder:
             total = {"latency_s": [te_s + loop_s + vae_s], "gpu_energy_j": [te_j + loop_j + vae_j]}
             self.add("steps", model, settings, "composed", rounds=total, extra={"composed": True})
 
+    def independent_runs(self, model: str, base: Mapping[str, Any]) -> None:
+        """Whole denoising loops of each step count of ``independent_steps``, one run per round."""
+        step_s, step_j, tokens = self.step(base)
+        top = max(self.knobs.independent_steps)
+        for count in self.knobs.independent_steps:
+            settings = {**base, "num_inference_steps": count}
+            bend = 1 + self.knobs.per_step_drift * count / top
+            rounds = self.rounds(0.05 + count * step_s, (30.0 + count * step_j) * bend)
+            extra = {"measured": True, "independent": True, "runs": self.knobs.rounds, "token_length": tokens}
+            self.add("steps", model, settings, "denoise_run", rounds=rounds, extra=extra)
+
     def profile(self, model: str, settings: Mapping[str, Any]) -> None:
         low = model in self.knobs.low_matmul_models
         shares = (
@@ -231,6 +250,8 @@ def synthetic_document(knobs: SyntheticKnobs | None = None) -> dict[str, Any]:
             b.video("frames", wan, _settings(720, 1280, frames, 50))
     if "steps" in knobs.suites:
         b.steps_suite(wan, _settings(480, 832, 49, TRACE_STEPS))
+        if knobs.independent_steps:
+            b.independent_runs(wan, _settings(480, 832, 49, TRACE_STEPS))
     if "cross_model" in knobs.suites:
         for model in knobs.models:
             b.video("cross_model", model, _settings(480, 832, 81, 50))
@@ -316,4 +337,5 @@ def synthetic_theory() -> Any:
         token_length=tokens,
         threshold_tokens=lambda _model: 30_000,
         fit_predictors=_synthetic_fitter,
+        attention_share=lambda model, s: synthetic_attention_share(tokens(model, s)),
     )

@@ -63,6 +63,8 @@ class TheoryView:
         threshold_tokens: model -> the token length above which the theory says the step is compute-bound,
             or None where the theory has no single token length for the model (a UNet).
         fit_predictors: The predictor fitter, or None where the theory layer has none.
+        attention_share: (model, settings) -> the self-attention score FLOPs (the l^2 term) over all FLOPs of
+            one step, or None where the theory layer has none.
     """
 
     gpu_name: str
@@ -73,6 +75,7 @@ class TheoryView:
     token_length: Callable[[str, Settings], int]
     threshold_tokens: Callable[[str], int | None]
     fit_predictors: PredictorFitter | None = None
+    attention_share: Callable[[str, Settings], float] | None = None
 
 
 def _missing(name: str, exc: Exception) -> FitError:
@@ -138,6 +141,14 @@ class _TheoryModels:
         ops = theory.denoiser_ops(spec, theory.denoiser_input(spec, gen, batch))
         return float(theory.roofline(ops, self.gpu).intensity_flops_per_byte)
 
+    def attention_share(self, model: str, settings: Settings) -> float:
+        """Self-attention score FLOPs (the ``attn_scores`` term, l^2) over all FLOPs of one forward."""
+        from t2v_energy_lib import theory
+
+        spec, gen, _, batch = self._step(model, settings)
+        flops = theory.denoiser_flops(spec, gen, batch)
+        return float(flops.terms.get("attn_scores", 0.0) / flops.total_flops)
+
     def token_length(self, model: str, settings: Settings) -> int:
         spec, gen, _, _ = self._step(model, settings)
         return int(spec.token_length(gen.height, gen.width, gen.num_frames))
@@ -182,4 +193,5 @@ def from_theory(provenance: Mapping[str, Any] | None) -> TheoryView:
         token_length=models.token_length,
         threshold_tokens=models.threshold_tokens,
         fit_predictors=lambda sweeps: fit_sweep_predictors(sweeps, peak_flops=float(gpu.peak_flops)),
+        attention_share=models.attention_share,
     )
