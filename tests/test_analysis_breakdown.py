@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from t2v_energy_lib.analysis.breakdown import denoiser_share_of
+from t2v_energy_lib.analysis.breakdown import check_denoiser_dominates, denoiser_share_of, share_holds
 from t2v_energy_lib.bench.breakdown import rebuilt_breakdown, video_breakdown
-from t2v_energy_lib.results import ResultRecord
+from t2v_energy_lib.results import ResultFile, ResultRecord
 from t2v_energy_lib.results.machine import gpu_uuids
 
 SETTINGS = {"height": 480, "width": 832, "num_frames": 81, "num_inference_steps": 50, "guidance_scale": 5.0}
@@ -62,6 +62,16 @@ def test_complete_generation_on_the_parts_gpu_is_the_total() -> None:
     share = denoiser_share_of(point("GPU-a"), "synthetic")
     assert share["total_from"] == "end_to_end"
     assert share["share"] == pytest.approx(5000.0 / 4900.0)
+
+
+def test_a_denoiser_share_above_100_percent_fails_the_claim() -> None:
+    """The denoiser cannot take 102% of the video it is part of: the total and the parts disagree."""
+    assert not share_holds(5000.0 / 4900.0)
+    assert share_holds(0.99) and not share_holds(0.60)
+    records = (*point("GPU-a"), record("text_encoder", 10.0, 0.1, "GPU-a"))
+    result = check_denoiser_dominates(ResultFile(provenance={}, records=records))
+    assert not result.holds
+    assert "above 100%" in result.summary
 
 
 def test_complete_generation_on_another_gpu_leaves_the_composed_total() -> None:

@@ -1,31 +1,35 @@
-"""The study's claims, checked on every stored baseline folder (``<baseline-dir>/<gpu>/<diffusers>/``).
+"""The study's claims, judged on every stored baseline folder (``<baseline-dir>/<gpu>/<version>/``).
 
-One test per claim, parametrized by baseline folder (test ids name the folder). A folder that lacks the suite
-a claim needs, or has fewer measured points than the claim's judgement needs, gives an explicit skip naming
-the folder, the suite and the command that measures it; any other failure to compute is a failure. The
-per-model claims of the cross-model suite (denoiser share, matmul + attention share) are in
-test_cross_model_claims.py. With no result files under the baseline root at all, every test skips with that
-reason (baselines come from the GPU run and are committed afterwards).
+Each committed folder carries a ``required.toml`` (t2v_energy_lib/analysis/required.py): the suites, points
+and models it must hold, the claims judged on it, and the claims expected to fail there with the reason
+(strict expected failures: a claim that starts to hold must be moved out of the list). One test per (folder,
+claim); the test fails when the claim does not hold, and when the data cannot decide it ("undecided": too few
+points, no independent runs, no measured ceiling). A missing or thinned suite fails
+``test_folder_holds_its_required_data`` with the list of what is missing.
+
+Skips remain only for a user's own ``--baseline-dir`` folder without a manifest that never had a suite: the
+skip says so. The per-model claims of the cross-model suite (denoiser share, matmul + attention share) are in
+test_cross_model_claims.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from t2v_energy_lib.analysis.claim import ClaimResult
-from t2v_energy_lib.analysis.roofline import check_compute_bound
-from t2v_energy_lib.analysis.sweeps import (
-    check_linear_in_steps,
-    check_quadratic_in_frames,
-    check_quadratic_in_pixels,
-)
-from t2v_energy_lib.analysis.validation import check_predictors
+from t2v_energy_lib.analysis.claims import CLAIMS
+from t2v_energy_lib.analysis.required import RequiredData, baseline_folders, load_required, missing_data
 from t2v_energy_lib.errors import MissingResultsError, TooFewPointsError
-from t2v_energy_lib.results import find_baseline_folders, load_results
+from t2v_energy_lib.results import ResultFile, load_results
+
+#: Claims judged per model in test_cross_model_claims.py (with their own expected failures).
+PER_MODEL_CLAIMS = ("denoiser_dominates", "matmul_attention_dominate")
+#: Claims judged on a folder without a manifest (a user's own --baseline-dir).
+DEFAULT_CLAIMS = tuple(name for name in CLAIMS if name not in PER_MODEL_CLAIMS)
 
 
 def baseline_root_of(config: pytest.Config) -> Path:
@@ -34,65 +38,90 @@ def baseline_root_of(config: pytest.Config) -> Path:
     return Path(option).resolve() if option else (config.rootpath / "baselines").resolve()
 
 
+def _is_committed(config: pytest.Config, root: Path) -> bool:
+    return root == (config.rootpath / "baselines").resolve()
+
+
+@lru_cache(maxsize=16)
+def _results(folder: Path) -> ResultFile:
+    return load_results(folder)
+
+
+def _claim_cases(root: Path) -> list[Any]:
+    cases = []
+    for folder in baseline_folders(root):
+        label = str(folder.relative_to(root))
+        required = load_required(folder)
+        claims = required.claims if required is not None else DEFAULT_CLAIMS
+        for name in claims:
+            marks = []
+            if required is not None and name in required.expected_failures:
+                marks.append(pytest.mark.xfail(strict=True, reason=required.expected_failures[name]))
+            cases.append(pytest.param(folder, name, required, marks=marks, id=f"{label}:{name}"))
+    return cases
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "baseline_folder" not in metafunc.fixturenames:
-        return
     root = baseline_root_of(metafunc.config)
-    folders = find_baseline_folders(root)
-    if not folders:
-        reason = f"no result files under {root}: run the GPU characterization and commit its baselines"
-        metafunc.parametrize(
-            "baseline_folder",
-            [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
-            ids=["no-baselines"],
-        )
-        return
-    ids = [str(f.relative_to(root)) for f in folders]
-    metafunc.parametrize("baseline_folder", folders, ids=ids)
+    committed = _is_committed(metafunc.config, root)
+    if "claim_name" in metafunc.fixturenames:
+        cases = _claim_cases(root, committed)
+        if not cases:
+            reason = (
+                f"no baseline folders under {root}: run the GPU characterization and commit its baselines"
+            )
+            cases = [pytest.param(None, None, None, committed, marks=pytest.mark.skip(reason=reason))]
+        metafunc.parametrize(("baseline_folder", "claim_name", "required", "committed"), cases)
+    elif "baseline_folder" in metafunc.fixturenames:
+        folders = baseline_folders(root)
+        ids = [str(f.relative_to(root)) for f in folders]
+        metafunc.parametrize("baseline_folder", folders, ids=ids)
+        metafunc.parametrize("committed", [committed], ids=[""])
 
 
-def check_claim(check: Callable[[Any], ClaimResult], folder: Path) -> ClaimResult:
-    """Run ``check`` on the folder; skip only when the folder truly lacks the records (or the number of
-    measured points) the claim needs, with a reason naming the folder and the suite."""
-    results = load_results(folder)
-    try:
-        return check(results)
-    except MissingResultsError as exc:
-        if not results.select(suite=exc.suite, component=exc.component):
-            what = exc.suite if exc.component is None else f"{exc.suite} {exc.component}"
-            pytest.skip(f"{folder.name}: no '{what}' records: {exc}")
-        raise
-    except TooFewPointsError as exc:
+def _undecided_or_skip(exc: Exception, folder: Path, required: RequiredData | None, committed: bool) -> None:
+    """A claim that could not run: a failure where the data were required, else a skip saying why."""
+    if required is None and not committed:
+        suite = getattr(exc, "suite", "?")
         pytest.skip(
-            f"{folder.name}: this claim needs {exc.needed} measured '{exc.suite}' points, "
-            f"the folder has {exc.found}: {exc}"
+            f"{folder}: your --baseline-dir folder has no required.toml and never had enough '{suite}' data "
+            f"for this claim: {exc}"
         )
+    where = required.path if required is not None else "the committed baselines (no required.toml)"
+    pytest.fail(f"undecided on {folder}: {exc} (required by {where})", pytrace=False)
 
 
-def test_baseline_folder_is_under_the_baseline_root(baseline_folder: Path, baseline_root: Path) -> None:
-    assert baseline_folder.is_relative_to(Path(baseline_root).resolve())
+def judge(folder: Path, claim_name: str, required: RequiredData | None, committed: bool) -> ClaimResult:
+    """Run one claim on a folder; a claim that cannot run fails (or skips: a user's folder, no manifest)."""
+    try:
+        return CLAIMS[claim_name](_results(folder))
+    except (MissingResultsError, TooFewPointsError) as exc:
+        _undecided_or_skip(exc, folder, required, committed)
+        raise  # unreachable: skip and fail raise
 
 
-def test_energy_and_latency_are_quadratic_in_pixel_count(baseline_folder: Path) -> None:
-    result = check_claim(check_quadratic_in_pixels, baseline_folder)
-    assert result.holds, result.summary
+def test_claim_holds_on_the_baseline_folder(
+    baseline_folder: Path | None, claim_name: str | None, required: RequiredData | None, committed: bool
+) -> None:
+    assert baseline_folder is not None and claim_name is not None
+    result = judge(baseline_folder, claim_name, required, committed)
+    assert not result.undecided, f"{claim_name} {result.summary}"
+    assert result.holds, f"{claim_name} does not hold: {result.summary}"
 
 
-def test_energy_and_latency_are_quadratic_in_latent_frames(baseline_folder: Path) -> None:
-    result = check_claim(check_quadratic_in_frames, baseline_folder)
-    assert result.holds, result.summary
-
-
-def test_energy_and_latency_are_linear_in_steps_with_constant_per_step_energy(baseline_folder: Path) -> None:
-    result = check_claim(check_linear_in_steps, baseline_folder)
-    assert result.holds, result.summary
-
-
-def test_denoiser_is_compute_bound_at_stable_flops_above_the_threshold_tokens(baseline_folder: Path) -> None:
-    result = check_claim(check_compute_bound, baseline_folder)
-    assert result.holds, result.summary
-
-
-def test_our_predictor_beats_the_studys_single_mu_model_on_every_sweep(baseline_folder: Path) -> None:
-    result = check_claim(check_predictors, baseline_folder)
-    assert result.holds, result.summary
+def test_folder_holds_its_required_data(baseline_folder: Path, committed: bool) -> None:
+    required = load_required(baseline_folder)
+    if required is None:
+        if committed:
+            pytest.fail(
+                f"{baseline_folder} has no required.toml: every committed baseline folder declares the "
+                "suites, points and models it must hold, and its claims (t2v_energy_lib/analysis/required.py)",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"{baseline_folder}: your --baseline-dir folder declares no required data (no required.toml)"
+        )
+    missing = missing_data(_results(baseline_folder), required)
+    assert not missing, f"{baseline_folder} lacks what {required.path.name} requires:\n- " + "\n- ".join(
+        missing
+    )

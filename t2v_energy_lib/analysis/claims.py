@@ -1,18 +1,20 @@
-"""The study's claims as checks over stored results, and a registry of them.
+"""The study's claims, ONE registry: each claim's statement, the alternative it rejects, its suites and check.
 
 Each check takes a ``ResultFile`` or a path (a result file, or a folder of them) and returns a frozen
-:class:`ClaimResult`. A check raises :class:`~t2v_energy_lib.errors.MissingResultsError` (a ``FitError``)
-when the results lack the suite it needs, naming the command that produces it, and ``FitError`` when the
-data cannot be fitted. Thresholds are module constants of the module that implements each check.
+:class:`ClaimResult` (holds / does not hold / undecided). A check raises
+:class:`~t2v_energy_lib.errors.MissingResultsError` (a ``FitError``) when the results lack the suite it needs,
+naming the command that produces it, :class:`~t2v_energy_lib.errors.TooFewPointsError` when there are too few
+points to decide, and ``FitError`` when the data cannot be fitted. Thresholds are module constants of the
+module that implements each check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from t2v_energy_lib.analysis.breakdown import check_denoiser_dominates, check_matmul_attention_dominate
-from t2v_energy_lib.analysis.claim import ClaimResult
+from t2v_energy_lib.analysis.claim import Claim, ClaimResult, ClaimRow
+from t2v_energy_lib.analysis.composition import check_complete_generations, check_composition
 from t2v_energy_lib.analysis.points import open_results
 from t2v_energy_lib.analysis.roofline import check_compute_bound
 from t2v_energy_lib.analysis.sweeps import (
@@ -24,31 +26,90 @@ from t2v_energy_lib.analysis.theory_view import TheoryView
 from t2v_energy_lib.analysis.validation import check_predictors
 from t2v_energy_lib.errors import FitError
 
-#: Claim name -> check, in the order a report lists them.
-CLAIMS: dict[str, Callable[[Any], ClaimResult]] = {
-    "quadratic_in_pixels": check_quadratic_in_pixels,
-    "quadratic_in_frames": check_quadratic_in_frames,
-    "linear_in_steps": check_linear_in_steps,
-    "compute_bound": check_compute_bound,
-    "denoiser_dominates": check_denoiser_dominates,
-    "matmul_attention_dominate": check_matmul_attention_dominate,
-    "better_predictor": check_predictors,
-}
+_REGISTRY = (
+    Claim(
+        "quadratic_in_pixels",
+        "the denoiser's GPU energy and latency per video follow the FLOP model's linear + attention (l^2) "
+        "terms in pixel count H*W",
+        "a power law l^p with one exponent (p = 1.1, 1.3), a straight top, or a curve whose l^2 share is not "
+        "the attention's",
+        check_quadratic_in_pixels,
+        ("resolution",),
+        needs_theory=True,
+    ),
+    Claim(
+        "quadratic_in_frames",
+        "the denoiser's GPU energy and latency per video follow the linear + attention terms in latent "
+        "frames",
+        "a power law in frames, a straight top, or an l^2 share far from the attention's",
+        check_quadratic_in_frames,
+        ("frames",),
+        needs_theory=True,
+    ),
+    Claim(
+        "linear_in_steps",
+        "GPU energy and latency of separate runs are linear in denoising steps; per-step energy constant",
+        "a bend in E(S) larger than the measured run-to-run noise (prefixes of one run cannot show one)",
+        check_linear_in_steps,
+        ("steps",),
+    ),
+    Claim(
+        "compute_bound",
+        "above the threshold token length the denoiser runs at >= half the GPU's measured matmul rate, at a "
+        "stable FLOP/s and energy per FLOP",
+        "a memory- or overhead-bound step far below the measured matmul ceiling (a 5x slower run)",
+        check_compute_bound,
+        ("resolution", "frames", "reference"),
+        needs_theory=True,
+    ),
+    Claim(
+        "composition",
+        "every composed record follows from its stored parts, and composition + fixed overhead matches "
+        "complete generations within 3%",
+        "a composed figure that does not follow from its parts, or a composition missing a real cost",
+        check_composition,
+        ("validation",),
+    ),
+    Claim(
+        "complete_generations",
+        "every cross-model complete generation is within 3% of its composition from parts",
+        "a pipeline cost the parts do not measure",
+        check_complete_generations,
+        ("cross_model",),
+    ),
+    Claim(
+        "denoiser_dominates",
+        "the denoiser takes > 60% (and <= 100%) of per-video GPU energy",
+        "a pipeline where text encoding or decoding costs as much as the denoiser",
+        check_denoiser_dominates,
+        ("cross_model",),
+    ),
+    Claim(
+        "matmul_attention_dominate",
+        "matmul + attention kernels take > 60% of denoiser GPU time",
+        "a step dominated by norms, elementwise or other kernels",
+        check_matmul_attention_dominate,
+        ("cross_model",),
+    ),
+    Claim(
+        "better_predictor",
+        "our predictor beats the study's single-mu model on every sweep (held-out MAPE)",
+        "a per-operator model no better than one energy-per-FLOP constant",
+        check_predictors,
+        ("resolution", "frames", "steps"),
+        needs_theory=True,
+    ),
+)
+
+#: Claim name -> :class:`Claim`, in the order a report lists them. A ``Claim`` is callable:
+#: ``CLAIMS[name](results, theory=None) -> ClaimResult``.
+CLAIMS: dict[str, Claim] = {c.name: c for c in _REGISTRY}
 
 #: A readable statement of each claim (used as report row titles).
-CLAIM_STATEMENTS: dict[str, str] = {
-    "quadratic_in_pixels": "GPU energy and latency per video are quadratic in pixel count H*W",
-    "quadratic_in_frames": "GPU energy and latency per video are quadratic in latent frames",
-    "linear_in_steps": "GPU energy and latency are linear in denoising steps; per-step energy constant",
-    "compute_bound": "above the threshold token length the denoiser is compute-bound at a stable FLOP/s",
-    "denoiser_dominates": "the denoiser takes > 60% of per-video GPU energy",
-    "matmul_attention_dominate": "matmul + attention kernels take > 60% of denoiser GPU time",
-    "better_predictor": "our predictor beats the study's single-mu model on every sweep (MAPE)",
-}
-
+CLAIM_STATEMENTS: dict[str, str] = {c.name: c.statement for c in _REGISTRY}
 
 #: Checks that read the theory layer (they take a ``theory`` keyword).
-THEORY_CLAIMS = ("compute_bound", "better_predictor")
+THEORY_CLAIMS = tuple(c.name for c in _REGISTRY if c.needs_theory)
 
 
 def check_all(results: Any, theory: TheoryView | None = None) -> dict[str, ClaimResult | FitError]:
@@ -60,9 +121,9 @@ def check_all(results: Any, theory: TheoryView | None = None) -> dict[str, Claim
     """
     rf, _ = open_results(results)
     out: dict[str, ClaimResult | FitError] = {}
-    for name, check in CLAIMS.items():
+    for name, claim in CLAIMS.items():
         try:
-            out[name] = check(rf, theory=theory) if name in THEORY_CLAIMS else check(rf)
+            out[name] = claim(rf, theory=theory)
         except FitError as exc:
             out[name] = exc
     return out
@@ -71,8 +132,12 @@ def check_all(results: Any, theory: TheoryView | None = None) -> dict[str, Claim
 __all__ = [
     "CLAIMS",
     "CLAIM_STATEMENTS",
+    "Claim",
     "ClaimResult",
+    "ClaimRow",
     "check_all",
+    "check_complete_generations",
+    "check_composition",
     "check_compute_bound",
     "check_denoiser_dominates",
     "check_linear_in_steps",
