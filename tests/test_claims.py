@@ -63,20 +63,21 @@ def _claim_cases(root: Path) -> list[Any]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     root = baseline_root_of(metafunc.config)
-    committed = _is_committed(metafunc.config, root)
     if "claim_name" in metafunc.fixturenames:
-        cases = _claim_cases(root, committed)
+        cases = _claim_cases(root)
         if not cases:
-            reason = (
-                f"no baseline folders under {root}: run the GPU characterization and commit its baselines"
-            )
-            cases = [pytest.param(None, None, None, committed, marks=pytest.mark.skip(reason=reason))]
-        metafunc.parametrize(("baseline_folder", "claim_name", "required", "committed"), cases)
+            reason = f"no baseline folders under {root}: run the GPU characterization, commit its baselines"
+            cases = [pytest.param(None, None, None, marks=pytest.mark.skip(reason=reason))]
+        metafunc.parametrize(("baseline_folder", "claim_name", "required"), cases)
     elif "baseline_folder" in metafunc.fixturenames:
         folders = baseline_folders(root)
-        ids = [str(f.relative_to(root)) for f in folders]
-        metafunc.parametrize("baseline_folder", folders, ids=ids)
-        metafunc.parametrize("committed", [committed], ids=[""])
+        metafunc.parametrize("baseline_folder", folders, ids=[str(f.relative_to(root)) for f in folders])
+
+
+@pytest.fixture
+def committed(request: pytest.FixtureRequest) -> bool:
+    """True when the claims run on the repository's own baselines (a manifest is then mandatory)."""
+    return _is_committed(request.config, baseline_root_of(request.config))
 
 
 def _undecided_or_skip(exc: Exception, folder: Path, required: RequiredData | None, committed: bool) -> None:
@@ -115,7 +116,7 @@ def test_folder_holds_its_required_data(baseline_folder: Path, committed: bool) 
         if committed:
             pytest.fail(
                 f"{baseline_folder} has no required.toml: every committed baseline folder declares the "
-                "suites, points and models it must hold, and its claims (t2v_energy_lib/analysis/required.py)",
+                "suites, points and models it must hold and its claims (analysis/required.py)",
                 pytrace=False,
             )
         pytest.skip(
