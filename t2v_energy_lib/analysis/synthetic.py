@@ -41,6 +41,7 @@ class SyntheticKnobs:
         suites: Which suites to write.
         independent_steps: Step counts whose whole denoising loop is "measured" as separate runs
             (``denoise_run`` records, ``rounds`` runs each); per_step_drift bends them too.
+        ceiling_flops_per_s: A made-up matmul ceiling written as a ``calibration`` record (None: none).
     """
 
     attention_quadratic: bool = True
@@ -53,6 +54,7 @@ class SyntheticKnobs:
     suites: tuple[str, ...] = ("resolution", "frames", "steps", "cross_model")
     models: tuple[str, ...] = field(default=("wan2.1-t2v-1.3b", "cogvideox-2b"))
     independent_steps: tuple[int, ...] = ()
+    ceiling_flops_per_s: float | None = 700e12
 
 
 def synthetic_token_length(height: int, width: int, num_frames: int) -> int:
@@ -252,6 +254,20 @@ def synthetic_document(knobs: SyntheticKnobs | None = None) -> dict[str, Any]:
         b.steps_suite(wan, _settings(480, 832, 49, TRACE_STEPS))
         if knobs.independent_steps:
             b.independent_runs(wan, _settings(480, 832, 49, TRACE_STEPS))
+    if knobs.ceiling_flops_per_s is not None:
+        rate = knobs.ceiling_flops_per_s
+        b.records.append(
+            {
+                "id": "calibration/matmul-bf16/matmul_ceiling",
+                "suite": "calibration",
+                "model": "matmul-bf16",
+                "component": "matmul_ceiling",
+                "settings": {"n": 8192, "dtype": "bfloat16"},
+                "rounds": {"latency_s": [2.0], "gpu_energy_j": [1400.0], "achieved_flops_per_s": [rate]},
+                "units_per_round": 1,
+                "extra": {"synthetic": True},
+            }
+        )
     if "cross_model" in knobs.suites:
         for model in knobs.models:
             b.video("cross_model", model, _settings(480, 832, 81, 50))
