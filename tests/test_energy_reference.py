@@ -70,6 +70,7 @@ def test_document_layout() -> None:
 
 def test_document_passes_the_results_schema() -> None:
     from t2v_energy_lib.results import schema  # the project's own layer: an import error is a failure
+
     doc = json.loads(json.dumps(fake_run(), allow_nan=False))
     parsed = schema.parse_document(doc, "reference")
     assert [r.component for r in parsed.records] == ["idle", "matmul"]
