@@ -217,7 +217,11 @@ def _no_ceiling_note(d: dict[str, Any]) -> str:
 
 def _row(model: str, d: dict[str, Any]) -> ClaimRow:
     if not d["judged"]:
-        return ClaimRow(model, "achieved FLOP/s", None, d.get("reason") or f"{d['stable_points']} points")
+        reason = d.get("reason") or (
+            f"not judged: {d['stable_points']} point(s) with l >= {STABLE_MIN_TOKENS} on a GPU with a "
+            "measured ceiling (needs 2)" + _no_ceiling_note(d)
+        )
+        return ClaimRow(model, "achieved FLOP/s", None, reason)
     figure = (
         f"{d['min_ceiling_fraction']:.1%}-{d['max_ceiling_fraction']:.1%} of the measured matmul ceiling "
         f"{d['ceiling_flops_per_s'] / 1e12:.4g} TFLOP/s over {d['stable_points']} points; FLOP/s max/min "

@@ -122,8 +122,25 @@ def _predictor_rows(name: str, result: ClaimResult) -> list[list[str]]:
     return rows
 
 
+#: Typed rows of one claim shown in full up to this many; beyond, the failing ones and a count.
+MAX_ROWS_PER_CLAIM = 20
+
+
+def _typed_rows(name: str, result: ClaimResult) -> list[list[str]]:
+    """The claim's typed rows (``ClaimResult.rows``), condensed when there are many (e.g. re-derivations)."""
+    shown = list(result.rows)
+    if len(shown) > MAX_ROWS_PER_CLAIM:
+        failing = [r for r in shown if not r.holds]
+        count = f"{len(shown) - len(failing)} of {len(shown)} checks hold"
+        shown = failing
+        extra = [[name, "all", "-", _yes(not failing), "-", count, "-"]]
+    else:
+        extra = []
+    return extra + [[name, r.subject, r.quantity, _yes(r.holds), "-", r.figure, "-"] for r in shown]
+
+
 def fit_table(claims: Mapping[str, ClaimResult | Exception]) -> tuple[str, list[str]]:
-    """The claim table (markdown) and one line per claim that could not be checked, with its reason."""
+    """The claim table (markdown) and one line per claim that could not be checked or decided, with why."""
     rows: list[list[str]] = []
     skipped: list[str] = []
     x_names = {"quadratic_in_pixels": "px", "quadratic_in_frames": "latF", "linear_in_steps": "S"}
@@ -131,7 +148,12 @@ def fit_table(claims: Mapping[str, ClaimResult | Exception]) -> tuple[str, list[
         if isinstance(result, Exception):
             skipped.append(f"- `{name}` ({CLAIM_STATEMENTS.get(name, name)}): not checked: {result}")
             continue
-        if name in x_names:
+        if result.undecided:
+            skipped.append(f"- `{name}` ({CLAIM_STATEMENTS.get(name, name)}): {result.summary}")
+            continue
+        if result.rows:
+            rows.extend(_typed_rows(name, result))
+        elif name in x_names:
             rows.extend(_sweep_rows(name, result, x_names[name]))
         elif name == "denoiser_dominates":
             rows.extend(_share_rows(name, result, "denoiser share of GPU energy"))
