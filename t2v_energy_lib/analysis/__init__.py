@@ -1,6 +1,6 @@
-"""Analysis layer: least-squares fits, the F-test, and the study's claims checked over stored results."""
+"""Analysis layer: fits, the F-test, and the study's claims (one registry) checked over stored results."""
 
-from t2v_energy_lib.analysis.claim import ClaimResult
+from t2v_energy_lib.analysis.claim import Claim, ClaimResult, ClaimRow
 from t2v_energy_lib.analysis.claims import CLAIM_STATEMENTS, CLAIMS, check_all
 from t2v_energy_lib.analysis.fits import (
     FTest,
@@ -10,6 +10,7 @@ from t2v_energy_lib.analysis.fits import (
     fit_linear,
     fit_polynomial,
     fit_quadratic,
+    log_log_slope,
     mape,
     max_relative_deviation,
 )
@@ -18,7 +19,9 @@ from t2v_energy_lib.analysis.theory_view import PredictorFit, TheoryView, from_t
 __all__ = [
     "CLAIMS",
     "CLAIM_STATEMENTS",
+    "Claim",
     "ClaimResult",
+    "ClaimRow",
     "FTest",
     "PolyFit",
     "PredictorFit",
@@ -30,6 +33,7 @@ __all__ = [
     "fit_polynomial",
     "fit_quadratic",
     "from_theory",
+    "log_log_slope",
     "mape",
     "max_relative_deviation",
 ]

@@ -449,10 +449,11 @@ def _steps_model(rf: Any, label: str, model: str) -> tuple[dict[str, Any], list[
     else:
         groups, source, n_left_out = _prefix_groups(rf, label, model)
         entry = _model_entry(groups, source, n_left_out)
-        note = "".join(_prefix_note(rf, g["points"]) for g in groups.values() if g["judged"])
+        notes = [_prefix_note(rf, g["points"]) for g in groups.values() if g["judged"]]
+        note = "".join(n.removeprefix("; these points are ") for n in notes) or "not separate runs"
         entry["undecided"] = (
             f"not independently measured: no '{RUN_COMPONENT}' records (whole loops of S steps, one run per "
-            f"round) of {model}; the {source} points{note or ' are not separate runs'}; run "
+            f"round) of {model}; the {source} points are {note}; run "
             "`python -m t2v_energy_lib.bench.steps_runs` (baselines/scripts/h200_claims.sh)"
         )
         rows.append(ClaimRow(model, "energy_j, latency_s", None, entry["undecided"]))
