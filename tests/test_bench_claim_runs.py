@@ -66,7 +66,7 @@ def test_independent_step_runs_on_the_tiny_model(tmp_path: Path) -> None:
     assert [r.settings["num_inference_steps"] for r in records] == [1, 2, 3]
     assert all(r.component == "denoise_run" and r.extra["independent"] for r in records)
     assert all(len(r.rounds["latency_s"]) == 2 for r in records)  # one round per complete run
-    stored = load_results(tmp_path / "steps.json")
+    stored = load_results(tmp_path / "steps_independent.json")
     assert len(stored.select(component="denoise_run")) == 3
 
 

@@ -6,9 +6,9 @@
 #   3. the random-weights caveat: the Wan2.1-1.3B transformer at 480x832x81, one forward, weights and inputs
 #      drawn 8 ways (builder, trained-like N(0,0.02^2), x4, x1/4, 90% sparse, zero blocks, zero / x10
 #      latents), energy and latency per forward                                                     (~2 min)
-# Results (t2v-energy result files) go to $OUT/results/ as calibration.json, steps.json, weights_study.json;
-# copy them into baselines/nvidia-h200/0.42.1/ (the steps.json records are 'denoise_run': they add to the
-# folder's steps suite). Logs in $OUT/logs/.
+# Results (t2v-energy result files) go to $OUT/results/ as calibration.json, steps_independent.json (suite
+# 'steps', 'denoise_run' records) and weights_study.json; copy the three into baselines/nvidia-h200/0.42.1/
+# (beside the folder's steps.json, which they do not replace). Logs in $OUT/logs/.
 # Usage (repo root; diffusers wheel installed into /tmp/site):
 #   OUT=<folder> PYTHONPATH=/tmp/site:$PWD T2V_ENERGY_GIT_COMMIT=<sha> bash baselines/scripts/h200_claims.sh
 set -u

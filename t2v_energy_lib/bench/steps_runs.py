@@ -11,8 +11,9 @@ own spread. Run it on a GPU machine::
     python -m t2v_energy_lib.bench.steps_runs OUT_DIR [--model wan2.1-t2v-1.3b] [--size 480x832x81]
         [--steps 2,5,10,20] [--rounds 3] [--device cuda]
 
-It writes (adds to) ``OUT_DIR/steps.json``. ``--device cpu --model wan2.1-t2v-1.3b-tiny`` runs the same code
-on the tiny model (latency only; no GPU energy).
+It writes (adds to) ``OUT_DIR/steps_independent.json`` (suite ``steps``; copied beside a baseline folder's
+``steps.json`` of the traced run, it never replaces it). ``--device cpu --model wan2.1-t2v-1.3b-tiny`` runs the
+same code on the tiny model (latency only; no GPU energy).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from t2v_energy_lib.results import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter
 
 SUITE = "steps"
+#: The file the runs go to (suite "steps"): beside a folder's steps.json (the traced run), never over it.
+FILE_NAME = "steps_independent.json"
 
 
 def visiting_order(step_counts: Sequence[int], rounds: int) -> list[tuple[int, int]]:
@@ -95,7 +98,7 @@ def run_independent_steps(
     build: Callable[[str, str, str], Any] = default_build,
     provenance: dict[str, Any] | None = None,
 ) -> list[ResultRecord]:
-    """Build the pipeline, measure the runs, add the records to ``out_dir/steps.json``; the records."""
+    """Build the pipeline, measure the runs, add the records to ``out_dir/steps_independent.json``."""
     from t2v_energy_lib.models import GenerationSettings, get_spec
     from t2v_energy_lib.results.provenance import collect_provenance
 
@@ -119,7 +122,7 @@ def run_independent_steps(
     with ShapeMeasurer(pipe, meter, device, MeasureConfig()) as measurer:
         readings = measure_runs(measurer, meter, base, step_counts, rounds)
     records = run_records(base, readings, {"dtype": dtype, "device": device})
-    writer = ResultWriter(out_dir / f"{SUITE}.json", provenance, resume=True)
+    writer = ResultWriter(out_dir / FILE_NAME, provenance, resume=True)
     for r in records:
         writer.add(r)
     return records
