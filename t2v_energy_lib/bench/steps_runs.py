@@ -12,8 +12,8 @@ own spread. Run it on a GPU machine::
         [--steps 2,5,10,20] [--rounds 3] [--device cuda]
 
 It writes (adds to) ``OUT_DIR/steps_independent.json`` (suite ``steps``; copied beside a baseline folder's
-``steps.json`` of the traced run, it never replaces it). ``--device cpu --model wan2.1-t2v-1.3b-tiny`` runs the
-same code on the tiny model (latency only; no GPU energy).
+``steps.json`` of the traced run, it never replaces it). ``--device cpu --model wan2.1-t2v-1.3b-tiny``
+runs the same code on the tiny model (latency only; no GPU energy).
 """
 
 from __future__ import annotations
