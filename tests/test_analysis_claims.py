@@ -13,11 +13,8 @@ from t2v_energy_lib.analysis.breakdown import check_denoiser_dominates, check_ma
 from t2v_energy_lib.analysis.claims import CLAIMS, check_all
 from t2v_energy_lib.analysis.points import SweepPoint
 from t2v_energy_lib.analysis.roofline import check_compute_bound
-from t2v_energy_lib.analysis.sweeps import (
-    check_linear_in_steps,
-    check_quadratic_in_frames,
-    check_quadratic_in_pixels,
-)
+from t2v_energy_lib.analysis.steps_claim import check_linear_in_steps
+from t2v_energy_lib.analysis.sweeps import check_quadratic_in_frames, check_quadratic_in_pixels
 from t2v_energy_lib.analysis.synthetic import SyntheticKnobs, synthetic_theory, write_synthetic_results
 from t2v_energy_lib.analysis.theory_view import PredictorFit
 from t2v_energy_lib.analysis.validation import check_predictors

@@ -17,11 +17,8 @@ from t2v_energy_lib.analysis.claim import Claim, ClaimResult, ClaimRow
 from t2v_energy_lib.analysis.composition import check_complete_generations, check_composition
 from t2v_energy_lib.analysis.points import open_results
 from t2v_energy_lib.analysis.roofline import check_compute_bound
-from t2v_energy_lib.analysis.sweeps import (
-    check_linear_in_steps,
-    check_quadratic_in_frames,
-    check_quadratic_in_pixels,
-)
+from t2v_energy_lib.analysis.steps_claim import check_linear_in_steps
+from t2v_energy_lib.analysis.sweeps import check_quadratic_in_frames, check_quadratic_in_pixels
 from t2v_energy_lib.analysis.theory_view import TheoryView
 from t2v_energy_lib.analysis.validation import check_predictors
 from t2v_energy_lib.errors import FitError

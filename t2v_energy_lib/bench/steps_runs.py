@@ -5,7 +5,7 @@ the claim instead: for each step count S, ``rounds`` separate complete denoising
 "latent"``, prompt embeddings replayed as in every suite), one meter window per run; the step counts are
 visited round by round, in alternating order, so a slow drift of clocks or temperature does not line up with
 S. Each S gives one ``denoise_run`` record (suite ``steps``, one round per run, ``extra['independent']``),
-which :func:`~t2v_energy_lib.analysis.sweeps.check_linear_in_steps` judges with a band set from the runs'
+which :func:`~t2v_energy_lib.analysis.steps_claim.check_linear_in_steps` judges with a band set from the runs'
 own spread. Run it on a GPU machine::
 
     python -m t2v_energy_lib.bench.steps_runs OUT_DIR [--model wan2.1-t2v-1.3b] [--size 480x832x81]
