@@ -23,7 +23,7 @@ import pytest
 from t2v_energy_lib.analysis.claim import ClaimResult
 from t2v_energy_lib.analysis.claims import CLAIMS
 from t2v_energy_lib.analysis.required import RequiredData, baseline_folders, load_required, missing_data
-from t2v_energy_lib.errors import MissingResultsError, TooFewPointsError
+from t2v_energy_lib.errors import BaselineFormatError, MissingResultsError, TooFewPointsError
 from t2v_energy_lib.results import ResultFile, load_results
 
 #: Claims judged per model in test_cross_model_claims.py (with their own expected failures).
@@ -122,7 +122,11 @@ def test_folder_holds_its_required_data(baseline_folder: Path, committed: bool) 
         pytest.skip(
             f"{baseline_folder}: your --baseline-dir folder declares no required data (no required.toml)"
         )
-    missing = missing_data(_results(baseline_folder), required)
+    try:
+        results = _results(baseline_folder)
+    except BaselineFormatError as exc:  # every result file deleted: the manifest is all that is left
+        pytest.fail(f"{exc}; {required.path.name} requires suites {sorted(required.suites)}", pytrace=False)
+    missing = missing_data(results, required)
     assert not missing, f"{baseline_folder} lacks what {required.path.name} requires:\n- " + "\n- ".join(
         missing
     )
