@@ -56,7 +56,7 @@ _REGISTRY = (
         "stable FLOP/s and energy per FLOP",
         "a memory- or overhead-bound step far below the measured matmul ceiling (a 5x slower run)",
         check_compute_bound,
-        ("resolution", "frames", "reference"),
+        ("resolution", "frames", "reference", "calibration"),
         needs_theory=True,
     ),
     Claim(
