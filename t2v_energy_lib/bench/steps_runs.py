@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from typing import Any
 from t2v_energy_lib.analysis.independent_steps import RUN_COMPONENT
 from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.measure import MeasureConfig, Series, ShapeMeasurer
-from t2v_energy_lib.bench.metering import BenchMeter, Reading, auto_meter
 from t2v_energy_lib.bench.runner import default_build, token_length
 from t2v_energy_lib.bench.scenarios import Scenario
+from t2v_energy_lib.energy import EnergyMeter, Measurement, ShortWindowWarning
 from t2v_energy_lib.errors import T2VEnergyError
 from t2v_energy_lib.results import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter
@@ -49,36 +50,37 @@ def visiting_order(step_counts: Sequence[int], rounds: int) -> list[tuple[int, i
 
 
 def measure_runs(
-    measurer: ShapeMeasurer, meter: BenchMeter, base: Scenario, step_counts: Sequence[int], rounds: int
-) -> dict[int, list[Reading]]:
+    measurer: ShapeMeasurer, meter: EnergyMeter, base: Scenario, step_counts: Sequence[int], rounds: int
+) -> dict[int, list[Measurement]]:
     """One window per complete denoising loop; S -> the readings of its ``rounds`` runs.
 
     The shape is warmed up twice first (one-time start-up costs, cuDNN/cuBLAS heuristics).
     """
     measurer.warmup(base.settings)
     measurer.warmup(base.settings)
-    readings: dict[int, list[Reading]] = {s: [] for s in step_counts}
+    windows: dict[int, list[Measurement]] = {s: [] for s in step_counts}
     for r, s in visiting_order(step_counts, rounds):
         key = f"run-s{s}#{r}"
-        meter.begin(key)
+        meter.begin_window(key)
         measurer.call(s, "latent")
-        readings[s].append(meter.end(key))
-    return readings
+        with warnings.catch_warnings():  # short windows (a CPU smoke run) are counted in the record
+            warnings.simplefilter("ignore", ShortWindowWarning)
+            windows[s].append(meter.end_window(key))
+    return windows
 
 
 def run_records(
-    base: Scenario, readings: dict[int, list[Reading]], run_settings: dict[str, Any]
+    base: Scenario, windows: dict[int, list[Measurement]], run_settings: dict[str, Any]
 ) -> list[ResultRecord]:
     """One ``denoise_run`` record per step count (one round per run, per whole loop)."""
     out = []
-    for s, runs in readings.items():
+    for s, runs in windows.items():
         sc = base.with_steps(s)
         extra = {
             "independent": True,
             "runs": len(runs),
             "output_type": "latent",
             "token_length": token_length(sc),
-            "window_s": [r.duration_s for r in runs],
             "order": "round by round, alternating direction (see bench/steps_runs.py)",
         }
         series = Series(RUN_COMPONENT, tuple(runs), 1, {})
@@ -94,7 +96,7 @@ def run_independent_steps(
     rounds: int,
     device: str = "cuda",
     dtype: str = "bfloat16",
-    meter: BenchMeter | None = None,
+    meter: EnergyMeter | None = None,
     build: Callable[[str, str, str], Any] = default_build,
     provenance: dict[str, Any] | None = None,
 ) -> list[ResultRecord]:
@@ -117,11 +119,11 @@ def run_independent_steps(
             if cuda
             else collect_provenance(None, run_settings)
         )
-    meter = meter or auto_meter(device, idle_s=5.0 if device.startswith("cuda") else 0.0)
+    meter = meter or EnergyMeter.for_device(device, idle_s=5.0 if device.startswith("cuda") else 0.0)
     pipe = build(model_id, device, dtype)
     with ShapeMeasurer(pipe, meter, device, MeasureConfig()) as measurer:
-        readings = measure_runs(measurer, meter, base, step_counts, rounds)
-    records = run_records(base, readings, {"dtype": dtype, "device": device})
+        windows = measure_runs(measurer, meter, base, step_counts, rounds)
+    records = run_records(base, windows, {"dtype": dtype, "device": device})
     writer = ResultWriter(out_dir / FILE_NAME, provenance, resume=True)
     for r in records:
         writer.add(r)

@@ -27,14 +27,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from t2v_energy_lib.bench.metering import BenchMeter, Reading, auto_meter
+from t2v_energy_lib.energy import EnergyMeter, Measurement, ShortWindowWarning
 from t2v_energy_lib.errors import T2VEnergyError
 from t2v_energy_lib.results import ResultRecord
+from t2v_energy_lib.results.record_builder import record_from_windows
 from t2v_energy_lib.results.storage import ResultWriter
 
 SUITE = "weights_study"
@@ -146,8 +148,8 @@ def degenerate_reason(model: Any, output: Any) -> str | None:
 
 
 def measure_variant(
-    model: Any, variant: Variant, size: tuple[int, int, int], meter: BenchMeter, rounds: int, forwards: int
-) -> tuple[list[Reading], dict[str, Any]]:
+    model: Any, variant: Variant, size: tuple[int, int, int], meter: EnergyMeter, rounds: int, forwards: int
+) -> tuple[list[Measurement], dict[str, Any]]:
     """Edit the weights (restored afterwards by the caller's copy), run the forwards; readings and facts."""
     import torch
 
@@ -158,42 +160,40 @@ def measure_variant(
         inputs = forward_inputs(model, size, variant.latent_scale, generator)
         output = model(**inputs)[0]
         model(**inputs)
-        readings = []
+        windows = []
         for r in range(rounds):
             key = f"{variant.name}#{r}"
-            meter.begin(key)
+            meter.begin_window(key)
             for _ in range(forwards):
                 model(**inputs)
-            readings.append(meter.end(key))
+            with warnings.catch_warnings():  # short windows (a CPU smoke run) are counted in the record
+                warnings.simplefilter("ignore", ShortWindowWarning)
+                windows.append(meter.end_window(key))
         facts = {
             "output_std": float(output.float().std()),
             "output_finite": bool(torch.isfinite(output).all()),
             "degenerate": degenerate_reason(model, output),
             "note": variant.note,
         }
-    return readings, facts
+    return windows, facts
 
 
 def variant_record(
-    model_id: str, variant: Variant, size: tuple[int, int, int], readings: list[Reading], forwards: int,
+    model_id: str, variant: Variant, size: tuple[int, int, int], windows: list[Measurement], forwards: int,
     facts: dict[str, Any], run_settings: dict[str, Any],
 ) -> ResultRecord:  # fmt: skip
     """The record of one variant: per-forward rounds (raw), the variant's facts in ``extra``."""
     h, w, f = size
-    rounds = {"latency_s": [r.duration_s / forwards for r in readings]}
-    if all(r.gpu_energy_j is not None for r in readings):
-        rounds["gpu_energy_j"] = [float(r.gpu_energy_j) / forwards for r in readings]  # type: ignore[arg-type]
     settings = {"height": h, "width": w, "num_frames": f, "batch": 1, "weights": variant.name, **run_settings}
-    return ResultRecord(
-        id=f"{SUITE}/{model_id}/{h}x{w}x{f}/{variant.name}/{COMPONENT}",
+    return record_from_windows(
+        record_id=f"{SUITE}/{model_id}/{h}x{w}x{f}/{variant.name}/{COMPONENT}",
         suite=SUITE,
         model=model_id,
         component=COMPONENT,
         settings=settings,
-        rounds=rounds,
+        measurements=windows,
         units_per_round=forwards,
         extra={"measured": True, "latent_scale": variant.latent_scale, **facts},
-        machine_state=dict(readings[-1].machine_state) if readings else {},
     )
 
 
@@ -206,7 +206,7 @@ def run_weights_study(
     device: str = "cuda",
     dtype: str = "bfloat16",
     variants: Sequence[Variant] = VARIANTS,
-    meter: BenchMeter | None = None,
+    meter: EnergyMeter | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> list[ResultRecord]:
     """Measure every variant on a fresh build of the transformer; add the records to weights_study.json."""
@@ -223,14 +223,14 @@ def run_weights_study(
             if cuda
             else collect_provenance(None, settings)
         )
-    meter = meter or auto_meter(device, idle_s=5.0 if device.startswith("cuda") else 0.0)
+    meter = meter or EnergyMeter.for_device(device, idle_s=5.0 if device.startswith("cuda") else 0.0)
     writer = ResultWriter(out_dir / f"{SUITE}.json", provenance, resume=True)
     records = []
     for variant in variants:
         model = build_component(get_spec(model_id), "transformer", device=device, dtype=dtype, seed=0)
-        readings, facts = measure_variant(model, variant, size, meter, rounds, forwards)
+        windows, facts = measure_variant(model, variant, size, meter, rounds, forwards)
         del model
-        record = variant_record(model_id, variant, size, readings, forwards, facts, run_settings)
+        record = variant_record(model_id, variant, size, windows, forwards, facts, run_settings)
         writer.add(record)
         records.append(record)
     return records
