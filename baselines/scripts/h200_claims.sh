@@ -22,7 +22,10 @@ run() {  # run <seconds> <log> <command...>: SIGINT at the limit (result writers
 }
 nvidia-smi --query-gpu=index,name,uuid,power.limit,driver_version,clocks.max.sm,persistence_mode \
     --format=csv >"$L/nvidia-smi.csv" 2>&1
-run 80 calibration.log python3 -m t2v_energy_lib.bench.calibration "$R/calibration.json" --round-seconds 3
+# The any-GPU calibration (issue 14, bench/calibrate.py) where present, else bench/calibration.py: same records.
+CAL=t2v_energy_lib.bench.calibration
+python3 -c "import t2v_energy_lib.bench.calibrate" 2>/dev/null && CAL=t2v_energy_lib.bench.calibrate
+run 80 calibration.log python3 -m $CAL "$R/calibration.json"
 run 260 steps_runs.log python3 -m t2v_energy_lib.bench.steps_runs "$R" --model wan2.1-t2v-1.3b \
     --size 480x832x81 --steps 2,5,10,20 --rounds 3 --device cuda
 run 140 weights_study.log python3 -m t2v_energy_lib.bench.weights_study "$R" --model wan2.1-t2v-1.3b \

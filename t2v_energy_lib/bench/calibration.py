@@ -14,11 +14,14 @@ What it measures, on one CUDA device, each in windows of the energy meter:
 * device-to-device copy bandwidth: ``dst.copy_(src)`` of a ``copy_mib`` MiB buffer in a loop, ``rounds``
   windows; bytes moved count the read and the write (2 x size per copy).
 
-The result file (suite ``calibration``) has three records: ``calibration/idle/idle``,
-``calibration/matmul-bf16-<n>/matmul_ceiling`` (rounds ``latency_s``, ``gpu_energy_j``,
-``achieved_flops_per_s``, ``gpu_power_w``) and ``calibration/copy-d2d-<MiB>MiB/copy_bandwidth`` (rounds
-``latency_s``, ``gpu_energy_j``, ``achieved_bytes_per_s``, ``gpu_power_w``). Rates are timed by the loop
-itself between two device synchronisations; energies come from the meter's windows. All floats are raw.
+The result file (suite ``calibration``) has three records: ``calibration/idle/idle``
+(``extra.mean_power_w``), ``calibration/matmul-bf16-<n>/matmul_ceiling`` (rounds ``latency_s``,
+``gpu_energy_j``, ``achieved_flops_per_s``, ``gpu_power_w``; ``extra.mean_power_w`` = loaded power) and
+``calibration/copy/copy`` (rounds ``latency_s``, ``gpu_energy_j``, ``copy_bytes_per_s``, ``gpu_power_w``): the
+record ids and keys of the any-GPU calibration (issue 14), so either file is read by the ceiling readers
+(``analysis.roofline``
+``measured_ceilings`` and the cross-GPU calibration reader). Rates are timed by the loop itself between two
+device synchronisations; energies come from the meter's windows, one per round. All floats are raw.
 """
 
 from __future__ import annotations
@@ -131,7 +134,8 @@ def _matmul_ceiling(
 
     rounds, state = _window_rounds(meter, "matmul", device, config.rounds, run, "achieved_flops_per_s")
     settings = {"n": n, "dtype": "bfloat16", "round_seconds": config.round_s, "device": device}
-    extra = {"flops_per_iteration": matmul_flops(n)}
+    loaded_w = sum(rounds["gpu_power_w"]) / config.rounds
+    extra = {"flops_per_iteration": matmul_flops(n), "mean_power_w": loaded_w}
     return _record(f"matmul-bf16-{n}", "matmul_ceiling", settings, rounds, extra, state)
 
 
@@ -151,10 +155,10 @@ def _copy_bandwidth(
         calls, seconds = timed_loop(step, config.round_s, sync)
         return calls * 2.0 * size, seconds
 
-    rounds, state = _window_rounds(meter, "copy", device, config.rounds, run, "achieved_bytes_per_s")
+    rounds, state = _window_rounds(meter, "copy", device, config.rounds, run, "copy_bytes_per_s")
     settings = {"bytes": size, "round_seconds": config.round_s, "device": device}
-    extra = {"bytes_moved_per_copy": 2 * size}
-    return _record(f"copy-d2d-{config.copy_mib}MiB", "copy_bandwidth", settings, rounds, extra, state)
+    extra = {"bytes_per_iteration": 2 * size}
+    return _record("copy", "copy", settings, rounds, extra, state)
 
 
 def calibrate(
@@ -175,7 +179,7 @@ def calibrate(
         "idle",
         {"idle_seconds": config.idle_s, "device": device},
         {"latency_s": [config.idle_s], "gpu_energy_j": [idle_w * config.idle_s], "gpu_power_w": [idle_w]},
-        {"idle_power_w": idle_w},
+        {"idle_power_w": idle_w, "mean_power_w": idle_w},
         {},
     )
     records = [idle]
@@ -226,7 +230,7 @@ def summary(doc: dict[str, Any]) -> str:
         f"idle {idle['extra']['idle_power_w']:.1f} W; matmul ceiling "
         f"{max(mm['rounds']['achieved_flops_per_s']) / 1e12:.1f} TFLOP/s at "
         f"{max(mm['rounds']['gpu_power_w']):.0f} W; copy "
-        f"{max(cp['rounds']['achieved_bytes_per_s']) / 1e9:.0f} GB/s"
+        f"{max(cp['rounds']['copy_bytes_per_s']) / 1e9:.0f} GB/s"
     )
 
 
