@@ -19,9 +19,9 @@ The result file (suite ``calibration``) has three records: ``calibration/idle/id
 ``gpu_energy_j``, ``achieved_flops_per_s``, ``gpu_power_w``; ``extra.mean_power_w`` = loaded power) and
 ``calibration/copy/copy`` (rounds ``latency_s``, ``gpu_energy_j``, ``copy_bytes_per_s``, ``gpu_power_w``): the
 record ids and keys of the any-GPU calibration (issue 14), so either file is read by the ceiling readers
-(``analysis.roofline``
-``measured_ceilings`` and the cross-GPU calibration reader). Rates are timed by the loop itself between two
-device synchronisations; energies come from the meter's windows, one per round. All floats are raw.
+(``analysis.roofline.measured_ceilings`` and the cross-GPU calibration reader). Rates are timed by the loop
+itself between two device synchronisations; energies come from the meter's windows, one per round. All floats
+are raw.
 """
 
 from __future__ import annotations
