@@ -26,7 +26,11 @@ from t2v_energy_lib.results import load_results
 
 pytest_plugins = ["pytester"]
 
-SOURCE = Path(__file__).resolve().parents[1] / "baselines" / "nvidia-h100-80gb-hbm3" / "0.42.1"
+BASELINES = Path(__file__).resolve().parents[1] / "baselines"
+SOURCE = BASELINES / "nvidia-h100-80gb-hbm3" / "0.42.1"
+#: Folders every mutation is applied to (each mutation only where its claim is not an expected failure).
+SOURCES = [p for p in (SOURCE, BASELINES / "nvidia-h200" / "0.42.1") if (p / "required.toml").is_file()]
+IGNORED = shutil.ignore_patterns("logs", "report", "*.png", "*.md")
 Records = list[dict[str, Any]]
 
 
@@ -136,8 +140,6 @@ MUTATIONS: list[tuple[str, str | None, Callable[..., None], str]] = [
     ("4 composed videos +20% (frames)", "frames", _raise_composed(4, 1.2), "composition"),
     ("composed loops S=20..200 +20%", "steps", _composed_loops_raised, "composition"),
     ("a complete generation +10%", "validation", _generation_off, "composition"),
-    ("a traced step +6%", "steps", _slow_trace_step, "linear_in_steps"),
-    ("cross-model composed +20%", "cross_model", _raise_composed(12, 1.2), "complete_generations"),
 ]
 #: Suite -> the claims that cannot hold without it (compute-bound takes its steps from resolution AND frames).
 DEPENDS_ON = {
@@ -149,13 +151,20 @@ DEPENDS_ON = {
     "reference": ["compute_bound"],
 }
 #: Claims of the manifest broken by a mutation elsewhere (a slower test, on synthetic data).
-BROKEN_ELSEWHERE = {"better_predictor": "test_analysis_claims.py::test_predictor_claim (swapped predictors)"}
+#: The stored steps and cross-model claims already fail (expected failures), so a mutation must show in
+#: their evidence instead: tests below, and the independent-run bends of test_analysis_claims.py.
+BROKEN_ELSEWHERE = {
+    "better_predictor": "test_analysis_claims.py::test_predictor_claim (swapped predictors)",
+    "linear_in_steps": "test_a_slow_traced_step_breaks_the_per_step_band_of_the_stored_trace, "
+    "test_analysis_claims.py::test_independent_runs_bent_past_their_noise_break_the_steps_claim",
+    "complete_generations": "test_mutation_of_a_claim_already_failing_adds_failures",
+}
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("baseline") / "0.42.1"
-    shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("logs", "report", "*.png"))
+    shutil.copytree(SOURCE, copy, ignore=IGNORED)
     return copy
 
 
@@ -168,25 +177,51 @@ def folder(pristine: Path, tmp_path: Path) -> Path:
 
 def _verdict(claim: str, folder: Path) -> str:
     """``holds``, ``does not hold``, ``undecided`` or the error a claim raised."""
+    return _judged(claim, folder)[0]
+
+
+def _judged(claim: str, folder: Path) -> tuple[str, int]:
+    """The verdict (or the error a claim raised) and how many of its typed rows fail."""
     try:
-        return CLAIMS[claim](load_results(folder)).verdict
+        result = CLAIMS[claim](load_results(folder))
     except FitError as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return f"{type(exc).__name__}: {exc}", 0
+    return result.verdict, sum(1 for row in result.rows if row.holds is False)
 
 
-@pytest.mark.parametrize(
-    ("suite", "edit", "claim"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS]
-)
+def _mutation_cases() -> list[Any]:
+    cases = []
+    for source in SOURCES:
+        required = load_required(source)
+        assert required is not None
+        label = f"{source.parent.name}/{source.name}"
+        for name, suite, edit, claim in MUTATIONS:
+            if claim in required.claims and claim not in required.expected_failures:
+                cases.append(pytest.param(source, suite, edit, claim, id=f"{label}:{name}"))
+    return cases
+
+
+@pytest.mark.parametrize(("source", "suite", "edit", "claim"), _mutation_cases())
 def test_mutation_breaks_the_claim(
-    folder: Path, suite: str | None, edit: Callable[..., None], claim: str
+    source: Path, suite: str | None, edit: Callable[..., None], claim: str, tmp_path: Path
 ) -> None:
-    assert _verdict(claim, folder) in ("holds", "undecided") or claim == "complete_generations"
+    folder = tmp_path / source.name
+    shutil.copytree(source, folder, ignore=IGNORED)
+    assert _verdict(claim, folder) == "holds", f"{claim} must hold on the stored {source} before the mutation"
     if suite is None:
         edit(folder)
     else:
         _edit(folder, suite, edit)
-    verdict = _verdict(claim, folder)
-    assert verdict != "holds", f"{claim} still holds after the mutation"
+    assert _verdict(claim, folder) != "holds", f"{claim} still holds after the mutation"
+
+
+def test_mutation_of_a_claim_already_failing_adds_failures(folder: Path) -> None:
+    """complete_generations fails on the stored H100 data (LTX-Video): a mutation must add failing rows."""
+    before = _judged("complete_generations", folder)
+    _edit(folder, "cross_model", _raise_composed(12, 1.2))
+    after = _judged("complete_generations", folder)
+    assert before[0] == after[0] == "does not hold"
+    assert after[1] > before[1], (before, after)
 
 
 @pytest.mark.parametrize("suite", ["resolution", "frames", "steps", "validation", "cross_model", "reference"])
