@@ -228,3 +228,10 @@ def test_a_point_without_gpu_energy_refuses_energy_statistics():
     for stat in ("energy_mean_j", "energy_std_j"):
         with pytest.raises(FitError, match="no GPU energy"):
             getattr(point, stat)
+
+
+def test_points_scattering_more_than_5_percent_leave_the_shape_undecided(tmp_path: Path) -> None:
+    folder = write_synthetic_results(tmp_path, SyntheticKnobs(suites=("resolution",), noise=0.08))
+    result = check_quadratic_in_pixels(folder, theory=THEORY)
+    assert result.undecided and not result.holds
+    assert "too noisy" in result.summary

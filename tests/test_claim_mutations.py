@@ -100,6 +100,14 @@ def _raise_composed(count: int, factor: float) -> Callable[[Records], None]:
     return edit
 
 
+def _scattered_rounds(records: Records) -> None:
+    """Rounds of every step 10% apart around their mean (a noisy run: the shape cannot be decided)."""
+    for r in _of(records, "denoiser_step"):
+        for key in ("gpu_energy_j", "latency_s"):
+            values = r["rounds"][key]
+            r["rounds"][key] = [v * (1.1 if i % 2 else 0.9) for i, v in enumerate(values)]
+
+
 def _slower_steps(records: Records) -> None:
     for r in _of(records, "denoiser_step"):
         _scale(r, {"latency_s": 5.0})
@@ -131,6 +139,7 @@ MUTATIONS: list[tuple[str, str | None, Callable[..., None], str]] = [
     ("pixels^2.5", "resolution", _power_law(2.5), "quadratic_in_pixels"),
     ("straight top 3 pixels", "resolution", _straight_top(3), "quadratic_in_pixels"),
     ("4 of 13 resolution points", "resolution", _keep_points(4), "quadratic_in_pixels"),
+    ("rounds 10% apart (resolution)", "resolution", _scattered_rounds, "quadratic_in_pixels"),
     ("frames^1.1", "frames", _power_law(1.1), "quadratic_in_frames"),
     ("frames^1.3", "frames", _power_law(1.3), "quadratic_in_frames"),
     ("straight top 3 frames", "frames", _straight_top(3), "quadratic_in_frames"),

@@ -7,6 +7,7 @@ is in :mod:`.steps_claim` (its constants ``STEPS_MIN_R2`` and ``PER_STEP_ENERGY_
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,6 +51,9 @@ SLOPE_MAX = 2.1
 #: A shape judgement needs this many points over at least MIN_RANGE in x (max / min).
 SHAPE_MIN_POINTS = 6
 MIN_RANGE = 4.0
+#: Rounds of one point scattering more than this (relative standard deviation) cannot tell the shapes apart:
+#: the judgement is undecided (H100 and H200 sweeps: at most 3.3%).
+MAX_POINT_NOISE = 0.05
 STEPS_MIN_R2 = 0.999
 PER_STEP_ENERGY_BAND = 0.02
 #: The latency-only view of a CPU run (latency_view) judges the weak quadratic criteria on >= 5 points.
@@ -238,7 +242,15 @@ def _check_shape(
         def judge(points: list[SweepPoint]) -> dict[str, Any]:
             share = theory.attention_share(model, points[-1].settings)
             per_metric = {m: shape_verdict(*metric_series(points, m), share) for m in METRICS}
-            return {**per_metric, "holds": all(v["holds"] for v in per_metric.values())}
+            noise = point_noise(points)
+            undecided = (
+                f"rounds of one point scatter by up to {noise:.1%} (> {MAX_POINT_NOISE:.0%}): too noisy to "
+                "tell the shapes apart; measure more or longer rounds"
+                if noise > MAX_POINT_NOISE
+                else None
+            )
+            holds = all(v["holds"] for v in per_metric.values()) and undecided is None
+            return {**per_metric, "holds": holds, "noise": noise, "undecided": undecided}
 
         return judge
 
@@ -257,18 +269,37 @@ def _check_shape(
                 continue
             fits = "; ".join(_describe_quadratic(m, x_name, g[m]) for m in METRICS)
             verdict = "holds" if g["holds"] else "does NOT hold"
+            if g["undecided"]:
+                verdict = f"undecided: {g['undecided']}"
             lines.append(f"{model} [{key}] ({len(g['points'])} {source} points): {fits}: {verdict}")
         lines[-1] += _unjudged_note(groups)
     holds = all(d["holds"] for d in details.values())
+    undecided = any(g.get("undecided") for d in details.values() for g in d["groups"].values())
     criteria = (
         f"criteria: fit a + b*l + c*l^2 with R^2 >= {QUADRATIC_MIN_R2}, its l^2 share at the largest point "
         f"within {SHARE_BAND} of the FLOP model's attention share, log-log slope rising by >= "
         f"{SLOPE_RISE_MIN} to within {SLOPE_TOP_BAND} of 1 + that share (<= {SLOPE_MAX}); rejects a power "
         "law l^p and a straight top"
     )
+    summary = "; ".join([*lines, criteria])
     return ClaimResult(
-        name=name, holds=holds, summary="; ".join([*lines, criteria]), details=details, rows=tuple(rows)
+        name=name,
+        holds=holds and not undecided,
+        summary=f"undecided: {summary}" if undecided else summary,
+        details=details,
+        undecided=undecided,
+        rows=tuple(rows),
     )
+
+
+def point_noise(points: list[SweepPoint]) -> float:
+    """The largest relative standard deviation over rounds of any point, energy or latency (0: one round)."""
+    spreads = [0.0]
+    for p in points:
+        for values in (p.energy_j, p.latency_s):
+            if len(values) > 1:
+                spreads.append(statistics.stdev(values) / abs(statistics.fmean(values)))
+    return max(spreads)
 
 
 def check_quadratic_in_pixels(results: Any, theory: Any = None) -> ClaimResult:
