@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One NVIDIA H200, <= 8 minutes: what the falsifiable claims need (issue 20), all on the SAME GPU in one run.
-#   1. calibration: bf16 matmul ceiling, device-to-device copy bandwidth, idle and loaded power  (~40 s)
+#   1. calibration (bench/calibrate.py): bf16 matmul ceiling, copy bandwidth, idle and loaded power (~40 s)
 #   2. independent step-count runs of Wan2.1-T2V-1.3B at 480x832x81: S = 2, 5, 10, 20, 3 separate complete
 #      denoising loops each (not prefixes of one run), round by round in alternating order        (~3.5 min)
 #   3. the random-weights caveat: the Wan2.1-1.3B transformer at 480x832x81, one forward, weights and inputs
@@ -22,10 +22,7 @@ run() {  # run <seconds> <log> <command...>: SIGINT at the limit (result writers
 }
 nvidia-smi --query-gpu=index,name,uuid,power.limit,driver_version,clocks.max.sm,persistence_mode \
     --format=csv >"$L/nvidia-smi.csv" 2>&1
-# The any-GPU calibration (issue 14, bench/calibrate.py) where present, else bench/calibration.py: same records.
-CAL=t2v_energy_lib.bench.calibration
-python3 -c "import t2v_energy_lib.bench.calibrate" 2>/dev/null && CAL=t2v_energy_lib.bench.calibrate
-run 80 calibration.log python3 -m $CAL "$R/calibration.json"
+run 80 calibration.log python3 -m t2v_energy_lib.bench.calibrate "$R/calibration.json"
 run 260 steps_runs.log python3 -m t2v_energy_lib.bench.steps_runs "$R" --model wan2.1-t2v-1.3b \
     --size 480x832x81 --steps 2,5,10,20 --rounds 3 --device cuda
 run 140 weights_study.log python3 -m t2v_energy_lib.bench.weights_study "$R" --model wan2.1-t2v-1.3b \

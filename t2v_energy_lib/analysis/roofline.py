@@ -259,7 +259,7 @@ def check_compute_bound(results: Any, theory: theory_view.TheoryView | None = No
         return undecided(
             "compute_bound",
             f"no matmul ceiling measured on this GPU in {label} (a 'reference' matmul or 'calibration' "
-            "matmul_ceiling record): run `python -m t2v_energy_lib.bench.calibration OUT/calibration.json` "
+            "matmul_ceiling record): run `python -m t2v_energy_lib.bench.calibrate OUT/calibration.json` "
             "in the same run as the suites",
         )
     details: dict[str, Any] = {}
