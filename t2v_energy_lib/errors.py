@@ -105,3 +105,7 @@ class OutputPathError(T2VEnergyError):
 
     Raised before any measurement starts, so that no run is lost to a path that was never writable.
     """
+
+
+class OptimizationError(T2VEnergyError):
+    """An optimisation lever or variant is malformed or cannot be applied to the model (names lever and fix)."""

@@ -1,0 +1,334 @@
+"""How each lever kind is applied to a built pipeline, and how its engagement is judged from the probe.
+
+One small class per lever kind (:data:`APPLIERS`): ``apply(lever, ctx)`` changes the pipeline (raising
+:class:`LeverUnavailable` with the reason when the lever cannot be installed or configured here), and
+``verdict(lever, ctx, probe)`` turns the counters of the probe generation into a :class:`~.engagement.Verdict`.
+An activity count of zero is never engaged; the runner adds the bit-identical-output rule on top.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib.util
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from t2v_energy_lib.bench.optimizations.cfg_batch import CfgBatcher
+from t2v_energy_lib.bench.optimizations.engagement import Verdict, compiled_regions, fp8_parameters
+from t2v_energy_lib.bench.optimizations.variants import OTHER_ACCELERATOR_BACKENDS, Lever
+
+
+class LeverUnavailable(Exception):
+    """The lever cannot be installed or applied on this machine (the message is the reason, for the record)."""
+
+
+@dataclass
+class ApplyContext:
+    """What a lever may change, and what it leaves for the verdict.
+
+    Attributes:
+        pipe: The pipeline (its transformer is fresh for every variant).
+        family: Model family.
+        device: ``"cuda"`` or ``"cpu"``.
+        steps: Denoising steps each generation will run (the steps lever lowers it).
+        default_steps: Steps of the default pipeline.
+        guidance_scale: CFG scale.
+        run_once: Runs one complete generation at the current settings (MagCache calibration).
+        cfg_batcher: The installed CFG batcher, if any.
+        default_attention_kernels: Attention kernels/ops in the default pipeline's profile (None: unknown).
+        cleanup: Undo functions for changes to shared components (the VAE), run after the variant.
+        notes: Per-lever facts found while applying (JSON-ready), stored with the record.
+    """
+
+    pipe: Any
+    family: str
+    device: str
+    steps: int
+    default_steps: int
+    guidance_scale: float
+    run_once: Callable[[], Any] = lambda: None
+    cfg_batcher: CfgBatcher | None = None
+    default_attention_kernels: list[str] | None = None
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Probe:
+    """Counters of the probe generation (the first measured round of a variant).
+
+    Attributes:
+        hooks: :meth:`HookActivity.summary` of the transformer's hooks.
+        dispatch: Attention dispatcher calls per backend.
+        vae: VAE method calls.
+        steps_run: Denoising steps the generation ran (step callbacks).
+        compiled_regions: Modules with a compiled call.
+        dynamo_graphs_added: Graphs Dynamo compiled while the variant was applied and warmed up.
+        attention_kernels: Attention-category kernel/op names of a profiled one-step call (text encoder and
+            denoiser, no decode), or None when not profiled.
+    """
+
+    hooks: dict[str, Any] = field(default_factory=dict)
+    dispatch: dict[str, int] = field(default_factory=dict)
+    vae: dict[str, int] = field(default_factory=dict)
+    steps_run: int = 0
+    compiled_regions: int = 0
+    dynamo_graphs_added: int = 0
+    attention_kernels: list[str] | None = None
+
+
+def _engaged(lever: Lever, count: float, activity: dict[str, Any], yes: str, no: str) -> Verdict:
+    return Verdict(lever.name, count > 0, activity, yes if count > 0 else no)
+
+
+class CompileApplier:
+    """Regional compilation: ``transformer.compile_repeated_blocks(**settings)``."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        transformer = ctx.pipe.transformer
+        if not getattr(transformer, "_repeated_blocks", None):
+            raise LeverUnavailable(f"{type(transformer).__name__} declares no _repeated_blocks")
+        transformer.compile_repeated_blocks(**dict(lever.settings))
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        activity = {"compiled_regions": probe.compiled_regions, "dynamo_graphs_added": probe.dynamo_graphs_added}
+        count = min(probe.compiled_regions, probe.dynamo_graphs_added)
+        return _engaged(
+            lever,
+            count,
+            activity,
+            f"{probe.compiled_regions} blocks compiled, {probe.dynamo_graphs_added} graphs",
+            "no compiled region ran (no Dynamo graph compiled)",
+        )
+
+
+class AttentionApplier:
+    """An attention backend of the Diffusers dispatcher: ``transformer.set_attention_backend(name)``."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        backend = str(lever.setting("backend"))
+        if backend in OTHER_ACCELERATOR_BACKENDS:
+            raise LeverUnavailable(f"{backend} runs only on {'NPU' if 'npu' in backend else 'XLA'} devices")
+        from diffusers.models.attention_dispatch import _AttentionBackendRegistry as registry
+
+        previous = registry._active_backend
+        # set_attention_backend also sets the dispatcher's process-wide active backend, which every model
+        # built later (processor backend None) would use: restore it after the variant.
+        ctx.cleanup.append(lambda: registry.set_active_backend(previous))
+        try:
+            ctx.pipe.transformer.set_attention_backend(backend)
+        except (RuntimeError, ImportError, ValueError, ModuleNotFoundError) as exc:
+            raise LeverUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        backend = str(lever.setting("backend"))
+        calls = probe.dispatch.get(backend, 0)
+        activity: dict[str, Any] = {"dispatched_calls": calls, "dispatch": probe.dispatch}
+        kernels, default = probe.attention_kernels, ctx.default_attention_kernels
+        if kernels is not None:
+            activity["attention_kernels"] = kernels
+        if kernels is not None and default is not None:  # evidence; the verdict rests on dispatch + output
+            activity["new_attention_kernels"] = sorted(set(kernels) - set(default))
+        return _engaged(
+            lever,
+            calls,
+            activity,
+            f"{calls} attention calls dispatched to {backend}",
+            f"no attention call went to {backend} (dispatcher calls: {probe.dispatch})",
+        )
+
+
+def _cache_config(lever: Lever, ctx: ApplyContext) -> Any:
+    import diffusers
+    from diffusers import hooks
+
+    s = dict(lever.settings)
+    timestep = lambda: ctx.pipe.current_timestep  # noqa: E731 (the documented callback)
+    name = lever.name.split("@")[0]
+    if name == "cache:fbc":
+        return diffusers.FirstBlockCacheConfig(threshold=float(s["threshold"]))
+    if name == "cache:pab":
+        return diffusers.PyramidAttentionBroadcastConfig(
+            spatial_attention_block_skip_range=int(s["spatial_attention_block_skip_range"]),
+            spatial_attention_timestep_skip_range=tuple(s["spatial_attention_timestep_skip_range"]),
+            current_timestep_callback=timestep,
+        )
+    if name == "cache:faster":
+        weight = float(s["attention_weight"])
+        return diffusers.FasterCacheConfig(
+            spatial_attention_block_skip_range=int(s["spatial_attention_block_skip_range"]),
+            spatial_attention_timestep_skip_range=tuple(s["spatial_attention_timestep_skip_range"]),
+            current_timestep_callback=timestep,
+            attention_weight_callback=lambda _: weight,
+            unconditional_batch_skip_range=int(s["unconditional_batch_skip_range"]),
+            unconditional_batch_timestep_skip_range=tuple(s["unconditional_batch_timestep_skip_range"]),
+            tensor_format=str(s["tensor_format"]),
+        )
+    if name == "cache:taylorseer":
+        return diffusers.TaylorSeerCacheConfig()
+    if name == "cache:sea":
+        return hooks.SeaCacheConfig()
+    if name == "cache:mag":
+        return diffusers.MagCacheConfig(
+            threshold=float(s["threshold"]),
+            max_skip_steps=int(s["max_skip_steps"]),
+            retention_ratio=float(s["retention_ratio"]),
+            num_inference_steps=ctx.steps,
+            mag_ratios=_calibrate_mag_ratios(ctx),
+        )
+    raise LeverUnavailable(f"no cache configuration for {lever.name}")
+
+
+def _calibrate_mag_ratios(ctx: ApplyContext) -> list[float]:
+    """MagCache's documented calibration: one generation with ``calibrate=True``, ratios read from its print."""
+    import diffusers
+
+    transformer = ctx.pipe.transformer
+    transformer.enable_cache(diffusers.MagCacheConfig(calibrate=True, num_inference_steps=ctx.steps))
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            ctx.run_once()
+    finally:
+        transformer.disable_cache()
+    lines = buffer.getvalue().splitlines()
+    for i, line in enumerate(lines):
+        if "Calibration Complete" in line:
+            for candidate in lines[i + 1 :]:
+                if candidate.strip().startswith("["):
+                    ratios = [float(v) for v in ast.literal_eval(candidate.strip())]
+                    ctx.notes["mag_ratios_calibrated"] = ratios
+                    return ratios
+    raise LeverUnavailable("MagCache calibration printed no ratios (the calibration run did not complete)")
+
+
+class CacheApplier:
+    """A cache hook: ``transformer.enable_cache(<Config>)`` at its documented settings."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        transformer = ctx.pipe.transformer
+        if not hasattr(transformer, "enable_cache"):
+            raise LeverUnavailable(f"{type(transformer).__name__} has no enable_cache (not a CacheMixin)")
+        config = _cache_config(lever, ctx)
+        transformer.enable_cache(config)
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        skipped = int(probe.hooks.get("skipped_calls", 0))
+        activity = {k: probe.hooks.get(k) for k in ("hooked_calls", "skipped_calls", "skipped_by_module")}
+        return _engaged(
+            lever,
+            skipped,
+            activity,
+            f"skipped {skipped} of {probe.hooks.get('hooked_calls', 0)} hooked module calls",
+            f"the hooks ran {probe.hooks.get('hooked_calls', 0)} times and skipped nothing",
+        )
+
+
+class Fp8Applier:
+    """fp8 weights: layerwise casting (storage only), or torchao float8 (weights, or weights + activations)."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        import torch
+
+        transformer = ctx.pipe.transformer
+        if lever.name == "fp8:layerwise":
+            storage = getattr(torch, str(lever.setting("storage_dtype")))
+            transformer.enable_layerwise_casting(storage_dtype=storage, compute_dtype=transformer.dtype)
+            return
+        if importlib.util.find_spec("torchao") is None:
+            raise LeverUnavailable("torchao is not installed here (pip install torchao): fp8 not available")
+        from torchao import quantization as q  # pragma: no cover (not installed on the CPU runner)
+
+        config = (
+            q.Float8WeightOnlyConfig()
+            if lever.setting("config") == "weight"
+            else q.Float8DynamicActivationFloat8WeightConfig()
+        )
+        try:
+            q.quantize_(transformer, config)
+        except Exception as exc:  # pragma: no cover (needs a GPU with fp8 support)
+            raise LeverUnavailable(f"torchao float8 failed to apply: {type(exc).__name__}: {exc}") from exc
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        n = fp8_parameters(ctx.pipe.transformer)
+        return _engaged(
+            lever, n, {"fp8_parameters": n}, f"{n} parameters stored in fp8", "no parameter is stored in fp8"
+        )
+
+
+class CfgBatchApplier:
+    """CFG as one batch-2 forward per step (see :mod:`.cfg_batch`)."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        if ctx.guidance_scale <= 1.0:
+            raise LeverUnavailable("guidance_scale <= 1: the pipeline runs no unconditional pass")
+        ctx.cfg_batcher = CfgBatcher(ctx.pipe).__enter__()
+        ctx.cleanup.append(lambda: ctx.cfg_batcher.__exit__(None, None, None) if ctx.cfg_batcher else None)
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        activity = ctx.notes.get("cfg_batch_activity") or (ctx.cfg_batcher.activity() if ctx.cfg_batcher else {})
+        served = int(activity.get("uncond_served", 0))
+        return _engaged(
+            lever,
+            served,
+            activity,
+            f"{served} unconditional passes served from batch-2 forwards",
+            f"no unconditional pass was batched (counts {activity})",
+        )
+
+
+class StepsApplier:
+    """Fewer steps with the model's own multistep solver (Wan: UniPC; CogVideoX: its DPM solver)."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        ctx.steps = max(1, round(ctx.default_steps * float(lever.setting("fraction", 0.5))))
+        ctx.notes["scheduler"] = type(ctx.pipe.scheduler).__name__
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        removed = ctx.default_steps - probe.steps_run
+        return _engaged(
+            lever,
+            removed,
+            {"steps_run": probe.steps_run, "default_steps": ctx.default_steps},
+            f"{probe.steps_run} of {ctx.default_steps} steps run",
+            f"ran {probe.steps_run} steps, as many as the default",
+        )
+
+
+class VaeApplier:
+    """VAE tiling or slicing (undone after the variant: the VAE is shared)."""
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        vae = ctx.pipe.vae
+        mode = lever.setting("mode")
+        enable, disable = f"enable_{mode}", f"disable_{mode}"
+        if not hasattr(vae, enable):
+            raise LeverUnavailable(f"{type(vae).__name__} has no {enable}()")
+        getattr(vae, enable)()
+        ctx.cleanup.append(getattr(vae, disable))
+
+    def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
+        v = probe.vae
+        if lever.setting("mode") == "tiling":
+            n = v.get("tiled_decode", 0)
+            return _engaged(
+                lever, n, v, f"{n} tiled decodes", "no tiled decode: frames not larger than one tile"
+            )
+        n = max(0, v.get("_decode", 0) - v.get("decode", 0))
+        return _engaged(
+            lever, n, v, f"{n} extra slice decodes", "no slicing: it splits only batches larger than 1"
+        )
+
+
+APPLIERS: dict[str, Any] = {
+    "compile": CompileApplier(),
+    "attention": AttentionApplier(),
+    "cache": CacheApplier(),
+    "fp8": Fp8Applier(),
+    "cfg_batch": CfgBatchApplier(),
+    "steps": StepsApplier(),
+    "vae": VaeApplier(),
+}

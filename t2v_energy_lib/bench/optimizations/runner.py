@@ -1,0 +1,465 @@
+"""The optimisation suite's runner: default pipeline and each variant, complete generations, one record each.
+
+Per target the pipeline is built once (random weights, or ``weights=<local dir>`` through the models layer);
+every variant gets a fresh denoiser (same seed or the same checkpoint) and a fresh scheduler, so levers never
+leak into the next variant; the VAE's tiling/slicing are undone after the variant. Per variant:
+
+1. **setup window** (metered): apply the levers (MagCache's calibration generation included) and one short
+   warm-up generation (compilation happens here). Its cost against the default's is the one-time cost that
+   the payback divides by the saving.
+2. **probe = round 1** (metered like every round): a complete generation with the counters of
+   :mod:`.generation` in place; its frames and final latents give the deviation from the default's round 1
+   (same seed), its counters the engagement verdicts.
+3. rounds 2..R: complete generations, metered; latents compared with round 1 (``repeatable``).
+4. optional: attention-kernel names of one profiled short call (``bench/profile_ops.py``), and a figure
+   composed at the study's step count for variants that do not change per-step work (flagged ``composed``).
+
+A variant whose lever cannot be installed is stored as ``not_measured`` with status ``not_available`` and the
+reason; one that fails while running as ``failed``. A variant whose activity count is zero or whose output is
+bit-identical to the default's has status ``not_engaged``: the analysis never counts it as a saving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from t2v_energy_lib.bench import records as rec
+from t2v_energy_lib.bench.compose import means
+from t2v_energy_lib.bench.instrument import peak_memory_bytes, reset_peak
+from t2v_energy_lib.bench.measure import DEFAULT_PROMPT, Series
+from t2v_energy_lib.bench.metering import BenchMeter, Reading
+from t2v_energy_lib.bench.optimizations.deviation import deviation
+from t2v_energy_lib.bench.optimizations.engagement import attention_kernels, compiled_regions, dynamo_graphs
+from t2v_energy_lib.bench.optimizations.generation import Counters, Generator, Output, released
+from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext, LeverUnavailable, Probe
+from t2v_energy_lib.bench.optimizations.select import best_combinations, variant_status
+from t2v_energy_lib.bench.optimizations.variants import DEFAULT, Target, Variant
+from t2v_energy_lib.bench.scenarios import Scenario
+from t2v_energy_lib.results.schema import ResultRecord
+from t2v_energy_lib.results.storage import ResultWriter
+
+SUITE = "optimizations"
+RANDOM_WEIGHTS_NOTE = (
+    "random weights: deviations are numerical, not perceived quality; activation-dependent caches "
+    "(FirstBlock, Mag, Sea) skip differently with trained weights"
+)
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """How the optimisation suite runs.
+
+    Attributes:
+        out_dir: Folder of ``optimizations.json``.
+        device: ``"cuda"`` or ``"cpu"``.
+        dtype: Pipeline dtype name.
+        rounds: Metered complete generations per variant (round 1 is the probe).
+        seed: Seed of the initial noise (and of random weights).
+        weights: Local Diffusers-layout checkpoint directory; None builds random weights.
+        profile_attention: Record the attention kernels of one profiled call for attention variants.
+        compose: Compose per-video figures at ``target.study_steps`` for levers that keep per-step work.
+        best_combination: After the single levers, measure the best combinations of them.
+        time_budget_s: Stop before a variant that would end after this many seconds. Units: s.
+        prompt: The prompt.
+        warmup_steps: Steps of the warm-up generation.
+    """
+
+    out_dir: Path
+    device: str = "cuda"
+    dtype: str = "bfloat16"
+    rounds: int = 2
+    seed: int = 0
+    weights: str | None = None
+    profile_attention: bool = True
+    compose: bool = False
+    best_combination: bool = True
+    time_budget_s: float | None = None
+    prompt: str = DEFAULT_PROMPT
+    warmup_steps: int = 2
+
+
+@dataclass
+class VariantResult:
+    """What one variant gave (for the progress line and the best-combination choice)."""
+
+    variant: Variant
+    status: str
+    record: ResultRecord
+
+
+@dataclass
+class OptimizeOutcome:
+    """What a run of the suite did for one target."""
+
+    target: Target
+    path: Path
+    results: list[VariantResult] = field(default_factory=list)
+    stopped_for_budget: bool = False
+
+
+class OptimizationRunner:
+    """Measures variants of one target's pipeline into ``<out_dir>/optimizations.json``.
+
+    Args:
+        options: Run options.
+        meter: The bench meter.
+        provenance: Provenance stored in the result file.
+        build: ``build(spec, component) -> pipeline`` or component; default: the models layer
+            (``component=None`` builds the pipeline, ``"transformer"`` one fresh denoiser).
+        log: Progress output.
+    """
+
+    def __init__(
+        self,
+        options: OptimizeOptions,
+        meter: BenchMeter,
+        provenance: dict[str, Any],
+        build: Callable[[Any, str | None], Any] | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.options = options
+        self.meter = meter
+        self.build = build or self._default_build
+        self.log = log
+        self.start_s = time.monotonic()
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        self.writer = ResultWriter(options.out_dir / f"{SUITE}.json", provenance, resume=True)
+        self._reference: Output | None = None
+        self._default_setup: Reading | None = None
+        self._default_kernels: list[str] | None = None
+
+    # ------------------------------------------------------------------ building
+    def _default_build(self, spec: Any, component: str | None) -> Any:
+        from t2v_energy_lib.models import build_pipeline
+        from t2v_energy_lib.models.builder import build_component, component_dtype
+        from t2v_energy_lib.models.weights import load_component
+
+        o = self.options
+        if component is None:
+            return build_pipeline(spec, device=o.device, dtype=o.dtype, weights=o.weights, seed=o.seed)
+        if o.weights is None:
+            return build_component(spec, component, o.device, o.dtype, o.seed)
+        dtype = component_dtype(spec, component, o.dtype)
+        return load_component(spec, Path(o.weights), component, o.device, dtype)
+
+    def _fresh_denoiser(self, pipe: Any, spec: Any) -> None:
+        from t2v_energy_lib.bench.instrument import free_memory
+
+        setattr(pipe, spec.denoiser, None)  # drop the previous denoiser before building the next
+        free_memory(self.options.device)
+        setattr(pipe, spec.denoiser, self.build(spec, spec.denoiser))
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+
+    # ------------------------------------------------------------------ the suite
+    def run(self, target: Target, variants: Sequence[Variant]) -> OptimizeOutcome:
+        """Measure the default and ``variants`` (then the best combinations) of ``target``."""
+        from t2v_energy_lib.models import GenerationSettings, get_spec
+
+        spec = get_spec(target.model_id)
+        settings = GenerationSettings(
+            target.height, target.width, target.num_frames, target.steps, target.guidance_scale
+        )
+        sc = Scenario(SUITE, spec.id, settings, label=target.label)
+        outcome = OptimizeOutcome(target, self.writer.path)
+        ordered = [DEFAULT] + [v for v in variants if not v.is_default]
+        self.log(f"building {spec.id} on {self.options.device} ({self.options.weights or 'random weights'})...")
+        pipe = self.build(spec, None)
+        gen = Generator(pipe, settings, self.options.prompt, self.options.seed)
+        gen(self.options.warmup_steps, keep=False)  # process start-up costs, before any setup window
+        singles: list[VariantResult] = []
+        for i, variant in enumerate(ordered):
+            if self._over_budget(singles):
+                outcome.stopped_for_budget = True
+                self.log(f"time budget: stopping before {variant.name}")
+                break
+            if i:
+                self._fresh_denoiser(pipe, spec)
+            result = self._variant(pipe, spec, sc, target, gen, variant)
+            singles.append(result)
+            outcome.results.append(result)
+        if self.options.best_combination and not outcome.stopped_for_budget:
+            for combo in best_combinations(singles):
+                if self._over_budget(outcome.results):
+                    outcome.stopped_for_budget = True
+                    break
+                self._fresh_denoiser(pipe, spec)
+                outcome.results.append(self._variant(pipe, spec, sc, target, gen, combo))
+        return outcome
+
+    def _over_budget(self, done: Sequence[VariantResult]) -> bool:
+        budget = self.options.time_budget_s
+        if budget is None or not done:
+            return False
+        last = done[-1].record.extra.get("variant_wall_s", 0.0)
+        return time.monotonic() - self.start_s + float(last) > budget
+
+    def _record_id(self, sc: Scenario, variant: Variant, component: str) -> str:
+        return f"{sc.id}/{variant.name}/{component}"
+
+    def _run_settings(self, variant: Variant, steps: int) -> dict[str, Any]:
+        o = self.options
+        return {
+            "dtype": o.dtype,
+            "device": o.device,
+            "variant": variant.name,
+            "num_inference_steps_run": steps,
+            "weights": "random" if o.weights is None else str(o.weights),
+        }
+
+    # ------------------------------------------------------------------ one variant
+    def _variant(
+        self, pipe: Any, spec: Any, sc: Scenario, target: Target, gen: Generator, variant: Variant
+    ) -> VariantResult:
+        t0 = time.monotonic()
+        ctx = ApplyContext(
+            pipe, spec.family, self.options.device, target.steps, target.steps, target.guidance_scale
+        )
+        ctx.run_once = lambda: gen(ctx.steps, keep=False)
+        try:
+            with released(self.options.device), Counters(pipe) as counters:
+                record = self._measure(pipe, sc, target, gen, variant, ctx, counters)
+        except LeverUnavailable as exc:
+            record = self._not_measured(sc, variant, ctx, exc, "not_available", t0)
+        except Exception as exc:  # a failing variant is a result too; the suite goes on
+            record = self._not_measured(sc, variant, ctx, exc, "failed", t0)
+        finally:
+            for undo in reversed(ctx.cleanup):
+                undo()
+        record = dataclasses.replace(record, extra={**record.extra, "variant_wall_s": time.monotonic() - t0})
+        self.writer.add(record)
+        status = str(record.extra.get("status"))
+        self.log(f"  {variant.name}: {status} {_summary(record)}")
+        return VariantResult(variant, status, record)
+
+    def _not_measured(
+        self, sc: Scenario, variant: Variant, ctx: ApplyContext, exc: BaseException, status: str, t0: float
+    ) -> ResultRecord:
+        base = rec.error_record(sc, "apply", exc, time.monotonic() - t0, self._run_settings(variant, ctx.steps))
+        return dataclasses.replace(
+            base,
+            id=self._record_id(sc, variant, "not_measured"),
+            component="not_measured",
+            extra={
+                **base.extra,
+                "status": status,
+                "reason": f"{type(exc).__name__}: {exc}"[:2000] if status == "failed" else str(exc),
+                "variant": variant.to_dict(),
+                "notes": ctx.notes,
+            },
+        )
+
+    def _measure(
+        self,
+        pipe: Any,
+        sc: Scenario,
+        target: Target,
+        gen: Generator,
+        variant: Variant,
+        ctx: ApplyContext,
+        counters: Counters,
+    ) -> ResultRecord:
+        graphs0 = dynamo_graphs()
+        compiled = [lv for lv in variant.levers if lv.kind == "compile"]
+        probe = Probe()
+        self.meter.begin("setup")
+        try:
+            for lever in variant.levers:
+                if lever.kind != "compile":
+                    APPLIERS[lever.kind].apply(lever, ctx)
+            counters.watch_hooks()  # the cache hooks exist only now
+            if not compiled:
+                gen(self.options.warmup_steps, keep=False)
+        finally:
+            setup = [self.meter.end("setup")]
+        if compiled:
+            # Counters inside a compiled region become Dynamo guards (a recompilation per count): count in
+            # one unmetered generation before compiling, then remove them and compile.
+            self._snapshot(probe, counters, ctx, gen(ctx.steps, keep=False))
+            counters.__exit__(None, None, None)
+            self.meter.begin("setup2")
+            try:
+                for lever in compiled:
+                    APPLIERS[lever.kind].apply(lever, ctx)
+                gen(self.options.warmup_steps, keep=False)
+            finally:
+                setup.append(self.meter.end("setup2"))
+        if variant.is_default:
+            self._default_setup = _total(setup)
+        probe.compiled_regions = compiled_regions(pipe.transformer)
+        probe.dynamo_graphs_added = dynamo_graphs() - graphs0
+        self._reset(counters, ctx)
+        reset_peak(self.options.device)
+        after_first = None if compiled else lambda out: self._snapshot(probe, counters, ctx, out)
+        readings, first, repeatable = self._rounds(gen, ctx, after_first)
+        peak = peak_memory_bytes(self.options.device)
+        if self.options.profile_attention and (variant.is_default or "attention" in variant.kinds):
+            probe.attention_kernels = self._attention_kernels(gen)
+            if variant.is_default:
+                self._default_kernels = probe.attention_kernels
+        ctx.default_attention_kernels = self._default_kernels
+        extra = self._extra(variant, ctx, probe, first, _total(setup), peak, repeatable)
+        if compiled:
+            extra["counted_in"] = "one unmetered generation before compiling (counters would recompile)"
+        series = Series("end_to_end", tuple(readings), 1, {"output_type": "np"})
+        run_settings = self._run_settings(variant, ctx.steps)
+        record = rec.series_record(sc, series, run_settings, self._record_id(sc, variant, "end_to_end"), extra)
+        if self.options.compose and target.study_steps and target.study_steps > target.steps:
+            note = self._compose(sc, target, gen, variant, ctx, record, run_settings)
+            if note:
+                record = dataclasses.replace(record, extra={**record.extra, "not_composed": note})
+        return record
+
+    @staticmethod
+    def _reset(counters: Counters, ctx: ApplyContext) -> None:
+        counters.reset()
+        if ctx.cfg_batcher is not None:
+            ctx.cfg_batcher.reset_counts()
+
+    @staticmethod
+    def _snapshot(probe: Probe, counters: Counters, ctx: ApplyContext, out: Output) -> None:
+        """Copy the counts of one generation into ``probe`` (then zero them)."""
+        probe.hooks = counters.hooks.summary()
+        probe.dispatch = counters.dispatch.used()
+        probe.vae = dict(counters.vae.counts)
+        probe.steps_run = out.steps_run
+        if ctx.cfg_batcher is not None:
+            ctx.notes["cfg_batch_activity"] = ctx.cfg_batcher.activity()
+
+    def _rounds(
+        self, gen: Generator, ctx: ApplyContext, after_first: Callable[[Output], None] | None
+    ) -> tuple[list[Reading], Output, bool]:
+        """The metered complete generations; ``after_first`` sees round 1's output (the probe)."""
+        readings: list[Reading] = []
+        first: Output | None = None
+        repeatable = True
+        for i in range(max(1, self.options.rounds)):
+            self.meter.begin(f"video#{i}")
+            out = gen(ctx.steps, keep=True)
+            readings.append(self.meter.end(f"video#{i}"))
+            if first is None:
+                first = out
+                if after_first is not None:
+                    after_first(out)
+            elif out.latents is not None and first.latents is not None:
+                repeatable = repeatable and bool((out.latents == first.latents).all())
+        assert first is not None
+        return readings, first, repeatable
+
+    def _attention_kernels(self, gen: Generator) -> list[str]:
+        return attention_kernels(lambda: gen(1, "latent", keep=False), self.options.device)
+
+    def _extra(
+        self,
+        variant: Variant,
+        ctx: ApplyContext,
+        probe: Probe,
+        first: Output,
+        setup: Reading,
+        peak: int | None,
+        repeatable: bool,
+    ) -> dict[str, Any]:
+        verdicts = {lv.name: APPLIERS[lv.kind].verdict(lv, ctx, probe).to_dict() for lv in variant.levers}
+        dev = None
+        if variant.is_default:
+            self._reference = first
+        elif self._reference is not None:
+            ref = self._reference
+            dev = deviation(first.frames, first.latents, ref.frames, ref.latents)
+        status, reason = variant_status(variant, verdicts, dev)
+        extra: dict[str, Any] = {
+            "variant": variant.to_dict(),
+            "status": status,
+            "status_reason": reason,
+            "engagement": verdicts,
+            "deviation": dev,
+            "deviation_reference": "default variant, round 1, same seed and prompt" if dev else None,
+            "probe": {"hooks": probe.hooks, "dispatch": probe.dispatch, "vae": probe.vae},
+            "steps_run": first.steps_run,
+            "setup_s": setup.duration_s,
+            "setup_gpu_energy_j": setup.gpu_energy_j,
+            "default_setup_s": self._default_setup.duration_s if self._default_setup else None,
+            "default_setup_gpu_energy_j": self._default_setup.gpu_energy_j if self._default_setup else None,
+            "peak_memory_bytes": peak,
+            "repeatable_latents": repeatable,
+            "notes": ctx.notes,
+            "composed": False,
+            "weights_note": RANDOM_WEIGHTS_NOTE if self.options.weights is None else "trained weights",
+        }
+        if probe.attention_kernels is not None:
+            extra["attention_kernels"] = probe.attention_kernels
+        return extra
+
+    def _compose(
+        self,
+        sc: Scenario,
+        target: Target,
+        gen: Generator,
+        variant: Variant,
+        ctx: ApplyContext,
+        measured: ResultRecord,
+        run_settings: dict[str, Any],
+    ) -> str | None:
+        """A per-video figure at the study's step count from two measured step counts (never for caches).
+
+        Returns:
+            Why no figure was composed, or None when one was stored.
+        """
+        study = int(target.study_steps or 0)
+        cid = self._record_id(sc, variant, f"composed_s{study}")
+        if variant.changes_per_step_work:
+            return (
+                f"no figure at {study} steps: this variant changes per-step work (caches decide per step, "
+                "fewer steps removes steps), so only complete generations at the reduced count are valid"
+            )
+        half = max(1, ctx.steps // 2)
+        self.meter.begin("half")
+        gen(half, keep=False)
+        short = self.meter.end("half")
+        full_means = means(measured.rounds)
+        short_values = {"latency_s": short.duration_s, "gpu_energy_j": short.gpu_energy_j}
+        values = {}
+        for q, v in short_values.items():
+            if v is None or q not in full_means:
+                continue
+            per_step = (full_means[q] - v) / (ctx.steps - half)
+            values[q] = full_means[q] + (study - ctx.steps) * per_step
+        study_sc = sc.with_steps(study)
+        composed = rec.composed_record(
+            study_sc,
+            "end_to_end",
+            values,
+            {"measured": measured.id},
+            {**run_settings, "num_inference_steps_run": study},
+            {
+                "formula": f"E({ctx.steps}) + ({study} - {ctx.steps}) x [E({ctx.steps}) - E({half})] / "
+                f"({ctx.steps} - {half}); E(n): complete generations of n steps, measured",
+                "short_generation": {"steps": half, **short_values},
+                "variant": variant.to_dict(),
+                "status": measured.extra["status"],
+            },
+        )
+        self.writer.add(dataclasses.replace(composed, id=cid))
+        return None
+
+
+def _total(readings: Sequence[Reading]) -> Reading:
+    """One reading of consecutive windows: durations and energies summed (None if any window lacks one)."""
+    energies = [r.gpu_energy_j for r in readings]
+    return Reading(
+        key="+".join(r.key for r in readings),
+        duration_s=sum(r.duration_s for r in readings),
+        gpu_energy_j=None if any(e is None for e in energies) else float(sum(energies)),  # type: ignore[arg-type]
+    )
+
+
+def _summary(record: ResultRecord) -> str:
+    m = means(record.rounds)
+    if "latency_s" not in m:
+        return str(record.extra.get("reason", ""))[:160]
+    e = m.get("gpu_energy_j")
+    return f"{m['latency_s']:.3g} s" + (f", {e:.1f} J" if e is not None else "")
