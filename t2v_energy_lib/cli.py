@@ -12,7 +12,7 @@ import sys
 
 from t2v_energy_lib.errors import T2VEnergyError
 
-SUBCOMMANDS = ("models", "predict", "characterize", "report", "compare", "history", "gpus")
+SUBCOMMANDS = ("models", "predict", "characterize", "report", "compare", "history", "gpus", "optimize")
 
 
 def build_parser() -> argparse.ArgumentParser:

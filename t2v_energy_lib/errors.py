@@ -108,4 +108,4 @@ class OutputPathError(T2VEnergyError):
 
 
 class OptimizationError(T2VEnergyError):
-    """An optimisation lever or variant is malformed or cannot be applied to the model (names lever and fix)."""
+    """A lever or variant is malformed or cannot be applied to the model (names the lever and the fix)."""

@@ -18,7 +18,7 @@ from t2v_energy_lib.bench.optimizations.variants import (
 
 
 def catalogue(model_id: str, compile_kwargs: Mapping[str, Any] = ()) -> tuple[Lever, ...]:
-    """Every single lever for ``model_id``'s family, with every attention backend of the installed Diffusers."""
+    """Every single lever for ``model_id``'s family, with every installed attention backend."""
     from t2v_energy_lib.models import get_spec
 
     spec = get_spec(model_id)
@@ -26,7 +26,7 @@ def catalogue(model_id: str, compile_kwargs: Mapping[str, Any] = ()) -> tuple[Le
 
 
 def tiny_target(model_id: str, steps: int = 4) -> Target:
-    """The tiny CPU variant of a target model at its tiny default shape (a code-path run, not a measurement)."""
+    """The tiny CPU variant of a target model at its tiny shape (code paths, not a measurement)."""
     from t2v_energy_lib.models import get_spec
 
     spec = get_spec(model_id).tiny()

@@ -70,7 +70,9 @@ class CfgBatcher:
             return self._inner_forward(*args, **kwargs)
         batched = dict(kwargs)
         batched["hidden_states"] = torch.cat([hidden, hidden])
-        batched["encoder_hidden_states"] = torch.cat([context, negative.to(device=context.device, dtype=context.dtype)])
+        batched["encoder_hidden_states"] = torch.cat(
+            [context, negative.to(device=context.device, dtype=context.dtype)]
+        )
         timestep = kwargs.get("timestep")
         if timestep is not None and timestep.ndim >= 1:
             batched["timestep"] = torch.cat([timestep, timestep])

@@ -64,7 +64,7 @@ class HookActivity:
             registry = getattr(module, "_diffusers_hook", None)
             if registry is None:
                 continue
-            for name, fn_ref in zip(registry._hook_order, registry._fn_refs):
+            for name, fn_ref in zip(registry._hook_order, registry._fn_refs, strict=True):
                 if fn_ref.original_forward is None:  # pre/post hooks only (layerwise casting): no skipping
                     continue
                 key = (name, module_kind_path(path))
@@ -94,7 +94,11 @@ class HookActivity:
         per: dict[str, dict[str, int]] = {}
         for (hook, path), calls in sorted(self.calls.items()):
             computed = self.computed[(hook, path)]
-            per[f"{hook}@{path}"] = {"calls": calls, "computed": computed, "skipped": max(0, calls - computed)}
+            per[f"{hook}@{path}"] = {
+                "calls": calls,
+                "computed": computed,
+                "skipped": max(0, calls - computed),
+            }
         total_calls = sum(v["calls"] for v in per.values())
         total_skipped = sum(v["skipped"] for v in per.values())
         skipped_by_path: dict[str, int] = {}

@@ -2,7 +2,7 @@
 
 One small class per lever kind (:data:`APPLIERS`): ``apply(lever, ctx)`` changes the pipeline (raising
 :class:`LeverUnavailable` with the reason when the lever cannot be installed or configured here), and
-``verdict(lever, ctx, probe)`` turns the counters of the probe generation into a :class:`~.engagement.Verdict`.
+``verdict(lever, ctx, probe)`` turns the probe's counters into a :class:`~.engagement.Verdict`.
 An activity count of zero is never engaged; the runner adds the bit-identical-output rule on top.
 """
 
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2v_energy_lib.bench.optimizations.cfg_batch import CfgBatcher
-from t2v_energy_lib.bench.optimizations.engagement import Verdict, compiled_regions, fp8_parameters
+from t2v_energy_lib.bench.optimizations.engagement import Verdict, fp8_parameters
 from t2v_energy_lib.bench.optimizations.variants import OTHER_ACCELERATOR_BACKENDS, Lever
 
 
 class LeverUnavailable(Exception):
-    """The lever cannot be installed or applied on this machine (the message is the reason, for the record)."""
+    """The lever cannot be installed or applied on this machine (the message is the recorded reason)."""
 
 
 @dataclass
@@ -37,6 +37,8 @@ class ApplyContext:
         default_steps: Steps of the default pipeline.
         guidance_scale: CFG scale.
         run_once: Runs one complete generation at the current settings (MagCache calibration).
+        compiled: The variant also compiles the denoiser's blocks.
+        applied: Levers applied so far (0: the denoiser is untouched).
         cfg_batcher: The installed CFG batcher, if any.
         default_attention_kernels: Attention kernels/ops in the default pipeline's profile (None: unknown).
         cleanup: Undo functions for changes to shared components (the VAE), run after the variant.
@@ -50,6 +52,8 @@ class ApplyContext:
     default_steps: int
     guidance_scale: float
     run_once: Callable[[], Any] = lambda: None
+    compiled: bool = False
+    applied: int = 0
     cfg_batcher: CfgBatcher | None = None
     default_attention_kernels: list[str] | None = None
     cleanup: list[Callable[[], None]] = field(default_factory=list)
@@ -94,7 +98,10 @@ class CompileApplier:
         transformer.compile_repeated_blocks(**dict(lever.settings))
 
     def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
-        activity = {"compiled_regions": probe.compiled_regions, "dynamo_graphs_added": probe.dynamo_graphs_added}
+        activity = {
+            "compiled_regions": probe.compiled_regions,
+            "dynamo_graphs_added": probe.dynamo_graphs_added,
+        }
         count = min(probe.compiled_regions, probe.dynamo_graphs_added)
         return _engaged(
             lever,
@@ -112,6 +119,11 @@ class AttentionApplier:
         backend = str(lever.setting("backend"))
         if backend in OTHER_ACCELERATOR_BACKENDS:
             raise LeverUnavailable(f"{backend} runs only on {'NPU' if 'npu' in backend else 'XLA'} devices")
+        if backend == "flex" and not ctx.compiled:
+            raise LeverUnavailable(
+                "flex needs torch.compile: eager flex_attention materialises the l x l scores (hours, tens "
+                "of GB at 480p); measure it as compile+attention:flex"
+            )
         from diffusers.models.attention_dispatch import _AttentionBackendRegistry as registry
 
         previous = registry._active_backend
@@ -183,7 +195,7 @@ def _cache_config(lever: Lever, ctx: ApplyContext) -> Any:
 
 
 def _calibrate_mag_ratios(ctx: ApplyContext) -> list[float]:
-    """MagCache's documented calibration: one generation with ``calibrate=True``, ratios read from its print."""
+    """MagCache's documented calibration: a ``calibrate=True`` generation, ratios read from its print."""
     import diffusers
 
     transformer = ctx.pipe.transformer
@@ -228,7 +240,7 @@ class CacheApplier:
 
 
 class Fp8Applier:
-    """fp8 weights: layerwise casting (storage only), or torchao float8 (weights, or weights + activations)."""
+    """fp8 weights: layerwise casting (storage only), or torchao float8 (weights, or weights+activations)."""
 
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
         import torch
@@ -269,7 +281,9 @@ class CfgBatchApplier:
         ctx.cleanup.append(lambda: ctx.cfg_batcher.__exit__(None, None, None) if ctx.cfg_batcher else None)
 
     def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
-        activity = ctx.notes.get("cfg_batch_activity") or (ctx.cfg_batcher.activity() if ctx.cfg_batcher else {})
+        activity = ctx.notes.get("cfg_batch_activity") or (
+            ctx.cfg_batcher.activity() if ctx.cfg_batcher else {}
+        )
         served = int(activity.get("uncond_served", 0))
         return _engaged(
             lever,

@@ -166,20 +166,23 @@ class OptimizationRunner:
         )
         sc = Scenario(SUITE, spec.id, settings, label=target.label)
         outcome = OptimizeOutcome(target, self.writer.path)
-        ordered = [DEFAULT] + [v for v in variants if not v.is_default]
-        self.log(f"building {spec.id} on {self.options.device} ({self.options.weights or 'random weights'})...")
+        # Compiled variants last: Dynamo state left by a compilation must not touch the variants after it.
+        rest = sorted((v for v in variants if not v.is_default), key=lambda v: "compile" in v.kinds)
+        ordered = [DEFAULT, *rest]
+        self.log(
+            f"building {spec.id} on {self.options.device} ({self.options.weights or 'random weights'})..."
+        )
         pipe = self.build(spec, None)
         gen = Generator(pipe, settings, self.options.prompt, self.options.seed)
         gen(self.options.warmup_steps, keep=False)  # process start-up costs, before any setup window
         singles: list[VariantResult] = []
-        for i, variant in enumerate(ordered):
+        clean = True  # the denoiser has not been touched by a lever yet
+        for variant in ordered:
             if self._over_budget(singles):
                 outcome.stopped_for_budget = True
                 self.log(f"time budget: stopping before {variant.name}")
                 break
-            if i:
-                self._fresh_denoiser(pipe, spec)
-            result = self._variant(pipe, spec, sc, target, gen, variant)
+            result, clean = self._fresh_run(pipe, spec, sc, target, gen, variant, clean)
             singles.append(result)
             outcome.results.append(result)
         if self.options.best_combination and not outcome.stopped_for_budget:
@@ -187,9 +190,26 @@ class OptimizationRunner:
                 if self._over_budget(outcome.results):
                     outcome.stopped_for_budget = True
                     break
-                self._fresh_denoiser(pipe, spec)
-                outcome.results.append(self._variant(pipe, spec, sc, target, gen, combo))
+                result, clean = self._fresh_run(pipe, spec, sc, target, gen, combo, clean)
+                outcome.results.append(result)
         return outcome
+
+    def _fresh_run(
+        self,
+        pipe: Any,
+        spec: Any,
+        sc: Scenario,
+        target: Target,
+        gen: Generator,
+        variant: Variant,
+        clean: bool,
+    ) -> tuple[VariantResult, bool]:
+        """Run ``variant`` on an untouched denoiser (rebuilt unless the last variant never changed it)."""
+        if not clean:
+            self._fresh_denoiser(pipe, spec)
+        result = self._variant(pipe, spec, sc, target, gen, variant)
+        untouched = result.status == "not_available" and not result.record.extra.get("levers_applied")
+        return result, untouched
 
     def _over_budget(self, done: Sequence[VariantResult]) -> bool:
         budget = self.options.time_budget_s
@@ -220,6 +240,7 @@ class OptimizationRunner:
             pipe, spec.family, self.options.device, target.steps, target.steps, target.guidance_scale
         )
         ctx.run_once = lambda: gen(ctx.steps, keep=False)
+        ctx.compiled = "compile" in variant.kinds
         try:
             with released(self.options.device), Counters(pipe) as counters:
                 record = self._measure(pipe, sc, target, gen, variant, ctx, counters)
@@ -239,7 +260,9 @@ class OptimizationRunner:
     def _not_measured(
         self, sc: Scenario, variant: Variant, ctx: ApplyContext, exc: BaseException, status: str, t0: float
     ) -> ResultRecord:
-        base = rec.error_record(sc, "apply", exc, time.monotonic() - t0, self._run_settings(variant, ctx.steps))
+        base = rec.error_record(
+            sc, "apply", exc, time.monotonic() - t0, self._run_settings(variant, ctx.steps)
+        )
         return dataclasses.replace(
             base,
             id=self._record_id(sc, variant, "not_measured"),
@@ -250,6 +273,7 @@ class OptimizationRunner:
                 "reason": f"{type(exc).__name__}: {exc}"[:2000] if status == "failed" else str(exc),
                 "variant": variant.to_dict(),
                 "notes": ctx.notes,
+                "levers_applied": ctx.applied,
             },
         )
 
@@ -271,6 +295,7 @@ class OptimizationRunner:
             for lever in variant.levers:
                 if lever.kind != "compile":
                     APPLIERS[lever.kind].apply(lever, ctx)
+                    ctx.applied += 1
             counters.watch_hooks()  # the cache hooks exist only now
             if not compiled:
                 gen(self.options.warmup_steps, keep=False)
@@ -307,7 +332,9 @@ class OptimizationRunner:
             extra["counted_in"] = "one unmetered generation before compiling (counters would recompile)"
         series = Series("end_to_end", tuple(readings), 1, {"output_type": "np"})
         run_settings = self._run_settings(variant, ctx.steps)
-        record = rec.series_record(sc, series, run_settings, self._record_id(sc, variant, "end_to_end"), extra)
+        record = rec.series_record(
+            sc, series, run_settings, self._record_id(sc, variant, "end_to_end"), extra
+        )
         if self.options.compose and target.study_steps and target.study_steps > target.steps:
             note = self._compose(sc, target, gen, variant, ctx, record, run_settings)
             if note:

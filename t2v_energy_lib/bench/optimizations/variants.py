@@ -99,7 +99,7 @@ class Variant:
 
     @property
     def changes_per_step_work(self) -> bool:
-        """True when a lever skips or removes work per step (caches, fewer steps): never composed from steps."""
+        """True when a lever skips or removes work per step (caches, fewer steps): never composed."""
         return any(k in PER_STEP_WORK_KINDS for k in self.kinds)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +107,9 @@ class Variant:
         return {"name": self.name, "levers": [lv.to_dict() for lv in self.levers], "note": self.note}
 
 
-DEFAULT = Variant("default", (), "the pipeline as built: native attention, no cache, CFG as the pipeline runs it")
+DEFAULT = Variant(
+    "default", (), "the pipeline as built: native attention, no cache, CFG as the pipeline runs it"
+)
 
 _CACHE_DOC = "diffusers 0.42.1 docs/source/en/optimization/cache.md"
 
@@ -140,7 +142,7 @@ def cache_levers(family: str) -> tuple[Lever, ...]:
         Lever.make(
             "cache",
             "cache:mag",
-            "MagCacheConfig defaults; mag_ratios calibrated on this model (calibrate=True run, documented path)",
+            "MagCacheConfig defaults; mag_ratios calibrated here (calibrate=True, the documented path)",
             threshold=0.06,
             max_skip_steps=3,
             retention_ratio=0.2,
@@ -165,7 +167,7 @@ def all_attention_backends() -> tuple[str, ...]:
 
 
 def compile_lever(**compile_kwargs: Any) -> Lever:
-    """Regional compilation: ``transformer.compile_repeated_blocks(**compile_kwargs)`` (docs: fullgraph=True)."""
+    """Regional compilation: ``transformer.compile_repeated_blocks(**kwargs)`` (docs: fullgraph=True)."""
     kwargs = {"fullgraph": True, **compile_kwargs}
     return Lever.make("compile", "compile", "ModelMixin.compile_repeated_blocks docstring", **kwargs)
 
@@ -207,7 +209,9 @@ def single_levers(
     if cfg_mode == "two_pass":
         levers.append(Lever.make("cfg_batch", "cfg_batch", "cond and uncond in one batch-2 forward per step"))
     levers.append(
-        Lever.make("steps", "steps:half", "half the steps with the model's own multistep solver", fraction=0.5)
+        Lever.make(
+            "steps", "steps:half", "half the steps with the model's own multistep solver", fraction=0.5
+        )
     )
     levers.append(Lever.make("vae", "vae:tiling", "AutoencoderKL*.enable_tiling()", mode="tiling"))
     levers.append(Lever.make("vae", "vae:slicing", "AutoencoderKL*.enable_slicing()", mode="slicing"))
@@ -234,7 +238,9 @@ def combination(levers: Sequence[Lever], note: str = "") -> Variant:
     for kind in _EXCLUSIVE_KINDS:
         same = [lv.name for lv in levers if lv.kind == kind]
         if len(same) > 1:
-            raise OptimizationError(f"combination holds {len(same)} {kind} levers ({', '.join(same)}); keep one")
+            raise OptimizationError(
+                f"combination holds {len(same)} {kind} levers ({', '.join(same)}); keep one"
+            )
     names = {lv.name for lv in levers}
     for a, b in _INCOMPATIBLE:
         if a in names and b in names:
@@ -247,7 +253,9 @@ def combination(levers: Sequence[Lever], note: str = "") -> Variant:
 
 def _without_fullgraph(lever: Lever) -> Lever:
     settings = {**dict(lever.settings), "fullgraph": False}
-    return Lever(lever.kind, lever.name, _frozen(settings), lever.source + "; fullgraph=False beside cache hooks")
+    return Lever(
+        lever.kind, lever.name, _frozen(settings), lever.source + "; fullgraph=False beside cache hooks"
+    )
 
 
 def variants_from_names(
