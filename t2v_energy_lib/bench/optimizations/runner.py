@@ -30,24 +30,18 @@ from typing import Any
 
 from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.compose import means
-from t2v_energy_lib.bench.instrument import peak_memory_bytes, reset_peak
 from t2v_energy_lib.bench.measure import DEFAULT_PROMPT, Series
-from t2v_energy_lib.bench.metering import BenchMeter, Reading
-from t2v_energy_lib.bench.optimizations.deviation import deviation
-from t2v_energy_lib.bench.optimizations.engagement import attention_kernels, compiled_regions, dynamo_graphs
-from t2v_energy_lib.bench.optimizations.generation import Counters, Generator, Output, released
-from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext, LeverUnavailable, Probe
-from t2v_energy_lib.bench.optimizations.select import best_combinations, variant_status
+from t2v_energy_lib.bench.metering import BenchMeter
+from t2v_energy_lib.bench.optimizations.generation import Generator, released
+from t2v_energy_lib.bench.optimizations.levers import ApplyContext, LeverUnavailable
+from t2v_energy_lib.bench.optimizations.select import best_combinations
+from t2v_energy_lib.bench.optimizations.variant_run import RANDOM_WEIGHTS_NOTE, Reference, VariantRun
 from t2v_energy_lib.bench.optimizations.variants import DEFAULT, Target, Variant
 from t2v_energy_lib.bench.scenarios import Scenario
 from t2v_energy_lib.results.schema import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter
 
 SUITE = "optimizations"
-RANDOM_WEIGHTS_NOTE = (
-    "random weights: deviations are numerical, not perceived quality; activation-dependent caches "
-    "(FirstBlock, Mag, Sea) skip differently with trained weights"
-)
 
 
 @dataclass(frozen=True)
@@ -129,9 +123,7 @@ class OptimizationRunner:
         self.start_s = time.monotonic()
         options.out_dir.mkdir(parents=True, exist_ok=True)
         self.writer = ResultWriter(options.out_dir / f"{SUITE}.json", provenance, resume=True)
-        self._reference: Output | None = None
-        self._default_setup: Reading | None = None
-        self._default_kernels: list[str] | None = None
+        self.reference = Reference()
 
     # ------------------------------------------------------------------ building
     def _default_build(self, spec: Any, component: str | None) -> Any:
@@ -236,26 +228,53 @@ class OptimizationRunner:
         self, pipe: Any, spec: Any, sc: Scenario, target: Target, gen: Generator, variant: Variant
     ) -> VariantResult:
         t0 = time.monotonic()
-        ctx = ApplyContext(
-            pipe, spec.family, self.options.device, target.steps, target.steps, target.guidance_scale
-        )
-        ctx.run_once = lambda: gen(ctx.steps, keep=False)
-        ctx.compiled = "compile" in variant.kinds
+        run = self.variant_run(pipe, spec, target, gen, variant)
         try:
-            with released(self.options.device), Counters(pipe) as counters:
-                record = self._measure(pipe, sc, target, gen, variant, ctx, counters)
+            with released(self.options.device):
+                record = self._measure(sc, target, run)
         except LeverUnavailable as exc:
-            record = self._not_measured(sc, variant, ctx, exc, "not_available", t0)
+            record = self._not_measured(sc, variant, run.ctx, exc, "not_available", t0)
         except Exception as exc:  # a failing variant is a result too; the suite goes on
-            record = self._not_measured(sc, variant, ctx, exc, "failed", t0)
+            record = self._not_measured(sc, variant, run.ctx, exc, "failed", t0)
         finally:
-            for undo in reversed(ctx.cleanup):
-                undo()
+            run.close()
         record = dataclasses.replace(record, extra={**record.extra, "variant_wall_s": time.monotonic() - t0})
         self.writer.add(record)
         status = str(record.extra.get("status"))
         self.log(f"  {variant.name}: {status} {_summary(record)}")
         return VariantResult(variant, status, record)
+
+    def variant_run(
+        self, pipe: Any, spec: Any, target: Target, gen: Generator, variant: Variant
+    ) -> VariantRun:
+        """The :class:`VariantRun` of ``variant`` on ``pipe`` (its denoiser must be fresh)."""
+        o = self.options
+        ctx = ApplyContext(pipe, spec.family, o.device, target.steps, target.steps, target.guidance_scale)
+        ctx.run_once = lambda: gen(ctx.steps, keep=False)
+        ctx.compiled = "compile" in variant.kinds
+        note = RANDOM_WEIGHTS_NOTE if o.weights is None else "trained weights"
+        return VariantRun(
+            variant, ctx, gen, self.meter, self.reference, o.warmup_steps, o.profile_attention, note
+        )
+
+    def _measure(self, sc: Scenario, target: Target, run: VariantRun) -> ResultRecord:
+        run.setup()
+        assert run.rounds is not None
+        readings = []
+        for i in range(max(1, self.options.rounds)):
+            self.meter.begin(f"video#{i}")
+            run.rounds()
+            readings.append(self.meter.end(f"video#{i}"))
+        extra = run.finish()
+        series = Series("end_to_end", tuple(readings), 1, {"output_type": "np"})
+        run_settings = self._run_settings(run.variant, run.ctx.steps)
+        rid = self._record_id(sc, run.variant, "end_to_end")
+        record = rec.series_record(sc, series, run_settings, rid, extra)
+        if self.options.compose and target.study_steps and target.study_steps > target.steps:
+            note = self._compose(sc, target, run.gen, run.variant, run.ctx, record, run_settings)
+            if note:
+                record = dataclasses.replace(record, extra={**record.extra, "not_composed": note})
+        return record
 
     def _not_measured(
         self, sc: Scenario, variant: Variant, ctx: ApplyContext, exc: BaseException, status: str, t0: float
@@ -276,150 +295,6 @@ class OptimizationRunner:
                 "levers_applied": ctx.applied,
             },
         )
-
-    def _measure(
-        self,
-        pipe: Any,
-        sc: Scenario,
-        target: Target,
-        gen: Generator,
-        variant: Variant,
-        ctx: ApplyContext,
-        counters: Counters,
-    ) -> ResultRecord:
-        graphs0 = dynamo_graphs()
-        compiled = [lv for lv in variant.levers if lv.kind == "compile"]
-        probe = Probe()
-        self.meter.begin("setup")
-        try:
-            for lever in variant.levers:
-                if lever.kind != "compile":
-                    APPLIERS[lever.kind].apply(lever, ctx)
-                    ctx.applied += 1
-            counters.watch_hooks()  # the cache hooks exist only now
-            if not compiled:
-                gen(self.options.warmup_steps, keep=False)
-        finally:
-            setup = [self.meter.end("setup")]
-        if compiled:
-            # Counters inside a compiled region become Dynamo guards (a recompilation per count): count in
-            # one unmetered generation before compiling, then remove them and compile.
-            self._snapshot(probe, counters, ctx, gen(ctx.steps, keep=False))
-            counters.__exit__(None, None, None)
-            self.meter.begin("setup2")
-            try:
-                for lever in compiled:
-                    APPLIERS[lever.kind].apply(lever, ctx)
-                gen(self.options.warmup_steps, keep=False)
-            finally:
-                setup.append(self.meter.end("setup2"))
-        if variant.is_default:
-            self._default_setup = _total(setup)
-        probe.compiled_regions = compiled_regions(pipe.transformer)
-        probe.dynamo_graphs_added = dynamo_graphs() - graphs0
-        self._reset(counters, ctx)
-        reset_peak(self.options.device)
-        after_first = None if compiled else lambda out: self._snapshot(probe, counters, ctx, out)
-        readings, first, repeatable = self._rounds(gen, ctx, after_first)
-        peak = peak_memory_bytes(self.options.device)
-        if self.options.profile_attention and (variant.is_default or "attention" in variant.kinds):
-            probe.attention_kernels = self._attention_kernels(gen)
-            if variant.is_default:
-                self._default_kernels = probe.attention_kernels
-        ctx.default_attention_kernels = self._default_kernels
-        extra = self._extra(variant, ctx, probe, first, _total(setup), peak, repeatable)
-        if compiled:
-            extra["counted_in"] = "one unmetered generation before compiling (counters would recompile)"
-        series = Series("end_to_end", tuple(readings), 1, {"output_type": "np"})
-        run_settings = self._run_settings(variant, ctx.steps)
-        record = rec.series_record(
-            sc, series, run_settings, self._record_id(sc, variant, "end_to_end"), extra
-        )
-        if self.options.compose and target.study_steps and target.study_steps > target.steps:
-            note = self._compose(sc, target, gen, variant, ctx, record, run_settings)
-            if note:
-                record = dataclasses.replace(record, extra={**record.extra, "not_composed": note})
-        return record
-
-    @staticmethod
-    def _reset(counters: Counters, ctx: ApplyContext) -> None:
-        counters.reset()
-        if ctx.cfg_batcher is not None:
-            ctx.cfg_batcher.reset_counts()
-
-    @staticmethod
-    def _snapshot(probe: Probe, counters: Counters, ctx: ApplyContext, out: Output) -> None:
-        """Copy the counts of one generation into ``probe`` (then zero them)."""
-        probe.hooks = counters.hooks.summary()
-        probe.dispatch = counters.dispatch.used()
-        probe.vae = dict(counters.vae.counts)
-        probe.steps_run = out.steps_run
-        if ctx.cfg_batcher is not None:
-            ctx.notes["cfg_batch_activity"] = ctx.cfg_batcher.activity()
-
-    def _rounds(
-        self, gen: Generator, ctx: ApplyContext, after_first: Callable[[Output], None] | None
-    ) -> tuple[list[Reading], Output, bool]:
-        """The metered complete generations; ``after_first`` sees round 1's output (the probe)."""
-        readings: list[Reading] = []
-        first: Output | None = None
-        repeatable = True
-        for i in range(max(1, self.options.rounds)):
-            self.meter.begin(f"video#{i}")
-            out = gen(ctx.steps, keep=True)
-            readings.append(self.meter.end(f"video#{i}"))
-            if first is None:
-                first = out
-                if after_first is not None:
-                    after_first(out)
-            elif out.latents is not None and first.latents is not None:
-                repeatable = repeatable and bool((out.latents == first.latents).all())
-        assert first is not None
-        return readings, first, repeatable
-
-    def _attention_kernels(self, gen: Generator) -> list[str]:
-        return attention_kernels(lambda: gen(1, "latent", keep=False), self.options.device)
-
-    def _extra(
-        self,
-        variant: Variant,
-        ctx: ApplyContext,
-        probe: Probe,
-        first: Output,
-        setup: Reading,
-        peak: int | None,
-        repeatable: bool,
-    ) -> dict[str, Any]:
-        verdicts = {lv.name: APPLIERS[lv.kind].verdict(lv, ctx, probe).to_dict() for lv in variant.levers}
-        dev = None
-        if variant.is_default:
-            self._reference = first
-        elif self._reference is not None:
-            ref = self._reference
-            dev = deviation(first.frames, first.latents, ref.frames, ref.latents)
-        status, reason = variant_status(variant, verdicts, dev)
-        extra: dict[str, Any] = {
-            "variant": variant.to_dict(),
-            "status": status,
-            "status_reason": reason,
-            "engagement": verdicts,
-            "deviation": dev,
-            "deviation_reference": "default variant, round 1, same seed and prompt" if dev else None,
-            "probe": {"hooks": probe.hooks, "dispatch": probe.dispatch, "vae": probe.vae},
-            "steps_run": first.steps_run,
-            "setup_s": setup.duration_s,
-            "setup_gpu_energy_j": setup.gpu_energy_j,
-            "default_setup_s": self._default_setup.duration_s if self._default_setup else None,
-            "default_setup_gpu_energy_j": self._default_setup.gpu_energy_j if self._default_setup else None,
-            "peak_memory_bytes": peak,
-            "repeatable_latents": repeatable,
-            "notes": ctx.notes,
-            "composed": False,
-            "weights_note": RANDOM_WEIGHTS_NOTE if self.options.weights is None else "trained weights",
-        }
-        if probe.attention_kernels is not None:
-            extra["attention_kernels"] = probe.attention_kernels
-        return extra
 
     def _compose(
         self,
@@ -472,16 +347,6 @@ class OptimizationRunner:
         )
         self.writer.add(dataclasses.replace(composed, id=cid))
         return None
-
-
-def _total(readings: Sequence[Reading]) -> Reading:
-    """One reading of consecutive windows: durations and energies summed (None if any window lacks one)."""
-    energies = [r.gpu_energy_j for r in readings]
-    return Reading(
-        key="+".join(r.key for r in readings),
-        duration_s=sum(r.duration_s for r in readings),
-        gpu_energy_j=None if any(e is None for e in energies) else float(sum(energies)),  # type: ignore[arg-type]
-    )
 
 
 def _summary(record: ResultRecord) -> str:

@@ -1,0 +1,208 @@
+"""One variant's life on a pipeline: setup (apply + warm-up, metered), metered videos, verdicts and deviation.
+
+Shared by the CLI runner (:mod:`.runner`, which meters the videos itself) and the pytest benchmarks (where
+the plugin's ``energy`` fixture meters them): :meth:`VariantRun.setup`, then ``rounds()`` called once per
+metered video, then :meth:`VariantRun.finish` for the record's extra (status, engagement, deviation, setup
+cost), then :meth:`VariantRun.close`.
+
+Counters sit in place from the application of the levers to the last video, except around compiled regions:
+a Python counter inside one becomes a Dynamo guard (a recompilation per count), so a variant that compiles is
+counted in one unmetered generation before compiling, and its counters removed before the compilation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from t2v_energy_lib.bench.instrument import peak_memory_bytes, reset_peak
+from t2v_energy_lib.bench.metering import BenchMeter, Reading
+from t2v_energy_lib.bench.optimizations.deviation import deviation
+from t2v_energy_lib.bench.optimizations.engagement import attention_kernels, compiled_regions, dynamo_graphs
+from t2v_energy_lib.bench.optimizations.generation import Counters, Generator, Output
+from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext, Probe
+from t2v_energy_lib.bench.optimizations.select import variant_status
+from t2v_energy_lib.bench.optimizations.variants import Variant
+
+RANDOM_WEIGHTS_NOTE = (
+    "random weights: deviations are numerical, not perceived quality; activation-dependent caches "
+    "(FirstBlock, Mag, Sea) skip differently with trained weights"
+)
+
+
+@dataclass
+class Reference:
+    """What the default variant left for the others: its output, setup cost and attention kernels."""
+
+    output: Output | None = None
+    setup: Reading | None = None
+    kernels: list[str] | None = None
+
+
+class VideoRounds:
+    """One call = one complete metered video; round 1's output is kept and handed to ``after_first``."""
+
+    def __init__(self, gen: Generator, steps: int, after_first: Callable[[Output], None] | None) -> None:
+        self.gen = gen
+        self.steps = steps
+        self.after_first = after_first
+        self.first: Output | None = None
+        self.repeatable = True
+
+    def __call__(self) -> Output:
+        out = self.gen(self.steps, keep=True)
+        if self.first is None:
+            self.first = out
+            if self.after_first is not None:
+                self.after_first(out)
+        elif out.latents is not None and self.first.latents is not None:
+            self.repeatable = self.repeatable and bool((out.latents == self.first.latents).all())
+        return out
+
+
+@dataclass
+class VariantRun:
+    """A variant applied to ``ctx.pipe`` (fresh denoiser), metered by ``meter`` for its setup.
+
+    Attributes:
+        variant: The variant.
+        ctx: The apply context (steps, cleanup, notes).
+        gen: Seeded generations of the pipeline.
+        meter: Meter of the setup windows.
+        reference: The default's output and setup (filled by the default variant's run).
+        warmup_steps: Steps of the warm-up generation.
+        profile_attention: Profile the attention kernels of default and attention variants.
+        weights_note: What the weights are (random: the deviation is numerical).
+    """
+
+    variant: Variant
+    ctx: ApplyContext
+    gen: Generator
+    meter: BenchMeter
+    reference: Reference
+    warmup_steps: int = 2
+    profile_attention: bool = True
+    weights_note: str = RANDOM_WEIGHTS_NOTE
+    probe: Probe = field(default_factory=Probe)
+    setup_reading: Reading | None = None
+    counters: Counters | None = None
+    rounds: VideoRounds | None = None
+
+    def setup(self) -> None:
+        """Apply the levers and warm up, in metered setup window(s); counts a compiled variant first."""
+        pipe, ctx = self.ctx.pipe, self.ctx
+        self.counters = Counters(pipe).__enter__()
+        graphs0 = dynamo_graphs()
+        compiled = [lv for lv in self.variant.levers if lv.kind == "compile"]
+        windows = [self._window("setup", lambda: self._apply(compiled))]
+        if compiled:
+            self._snapshot(self.gen(ctx.steps, keep=False))  # unmetered: counts only
+            self.counters.__exit__(None, None, None)
+            windows.append(self._window("setup2", lambda: self._compile(compiled)))
+        self.setup_reading = total(windows)
+        if self.variant.is_default:
+            self.reference.setup = self.setup_reading
+        self.probe.compiled_regions = compiled_regions(pipe.transformer)
+        self.probe.dynamo_graphs_added = dynamo_graphs() - graphs0
+        self.counters.reset()
+        if ctx.cfg_batcher is not None:
+            ctx.cfg_batcher.reset_counts()
+        reset_peak(ctx.device)
+        self.rounds = VideoRounds(self.gen, ctx.steps, None if compiled else self._snapshot)
+
+    def _window(self, key: str, work: Callable[[], None]) -> Reading:
+        self.meter.begin(key)
+        try:
+            work()
+        finally:
+            reading = self.meter.end(key)
+        return reading
+
+    def _apply(self, compiled: list[Any]) -> None:
+        for lever in self.variant.levers:
+            if lever.kind != "compile":
+                APPLIERS[lever.kind].apply(lever, self.ctx)
+                self.ctx.applied += 1
+        assert self.counters is not None
+        self.counters.watch_hooks()  # the cache hooks exist only now
+        if not compiled:
+            self.gen(self.warmup_steps, keep=False)
+
+    def _compile(self, compiled: list[Any]) -> None:
+        for lever in compiled:
+            APPLIERS[lever.kind].apply(lever, self.ctx)
+        self.gen(self.warmup_steps, keep=False)
+
+    def _snapshot(self, out: Output) -> None:
+        """Copy the counts of one generation into the probe."""
+        assert self.counters is not None
+        self.probe.hooks = self.counters.hooks.summary()
+        self.probe.dispatch = self.counters.dispatch.used()
+        self.probe.vae = dict(self.counters.vae.counts)
+        self.probe.steps_run = out.steps_run
+        if self.ctx.cfg_batcher is not None:
+            self.ctx.notes["cfg_batch_activity"] = self.ctx.cfg_batcher.activity()
+
+    def finish(self) -> dict[str, Any]:
+        """After the videos: verdicts, deviation, status: the record's extra (JSON-ready)."""
+        assert self.rounds is not None and self.rounds.first is not None, "no metered video ran"
+        ctx, ref, first = self.ctx, self.reference, self.rounds.first
+        peak = peak_memory_bytes(ctx.device)
+        if self.profile_attention and (self.variant.is_default or "attention" in self.variant.kinds):
+            self.probe.attention_kernels = attention_kernels(lambda: self.gen(1, "latent", False), ctx.device)
+            if self.variant.is_default:
+                ref.kernels = self.probe.attention_kernels
+        ctx.default_attention_kernels = ref.kernels
+        verdicts = {
+            lv.name: APPLIERS[lv.kind].verdict(lv, ctx, self.probe).to_dict() for lv in self.variant.levers
+        }
+        dev = None
+        if self.variant.is_default:
+            ref.output = first
+        elif ref.output is not None:
+            dev = deviation(first.frames, first.latents, ref.output.frames, ref.output.latents)
+        status, reason = variant_status(self.variant, verdicts, dev)
+        setup, base = self.setup_reading, ref.setup
+        extra: dict[str, Any] = {
+            "variant": self.variant.to_dict(),
+            "status": status,
+            "status_reason": reason,
+            "engagement": verdicts,
+            "deviation": dev,
+            "deviation_reference": "default variant, round 1, same seed and prompt" if dev else None,
+            "probe": {"hooks": self.probe.hooks, "dispatch": self.probe.dispatch, "vae": self.probe.vae},
+            "steps_run": first.steps_run,
+            "setup_s": setup.duration_s if setup else None,
+            "setup_gpu_energy_j": setup.gpu_energy_j if setup else None,
+            "default_setup_s": base.duration_s if base else None,
+            "default_setup_gpu_energy_j": base.gpu_energy_j if base else None,
+            "peak_memory_bytes": peak,
+            "repeatable_latents": self.rounds.repeatable,
+            "notes": ctx.notes,
+            "composed": False,
+            "weights_note": self.weights_note,
+        }
+        if self.probe.attention_kernels is not None:
+            extra["attention_kernels"] = self.probe.attention_kernels
+        if "compile" in self.variant.kinds:
+            extra["counted_in"] = "one unmetered generation before compiling (counters would recompile)"
+        return extra
+
+    def close(self) -> None:
+        """Remove the counters and undo changes to shared components (the VAE, the dispatcher's default)."""
+        if self.counters is not None:
+            self.counters.__exit__(None, None, None)
+        for undo in reversed(self.ctx.cleanup):
+            undo()
+        self.ctx.cleanup.clear()
+
+
+def total(readings: list[Reading]) -> Reading:
+    """One reading of consecutive windows: durations and energies summed (None if any window lacks one)."""
+    energies = [r.gpu_energy_j for r in readings]
+    return Reading(
+        key="+".join(r.key for r in readings),
+        duration_s=sum(r.duration_s for r in readings),
+        gpu_energy_j=None if any(e is None for e in energies) else float(sum(e for e in energies if e)),
+    )
