@@ -139,7 +139,8 @@ class OptimizationRunner:
         dtype = component_dtype(spec, component, o.dtype)
         return load_component(spec, Path(o.weights), component, o.device, dtype)
 
-    def _fresh_denoiser(self, pipe: Any, spec: Any) -> None:
+    def fresh_denoiser(self, pipe: Any, spec: Any) -> None:
+        """Replace the denoiser by a fresh one (same seed or checkpoint), and the scheduler by a new one."""
         from t2v_energy_lib.bench.instrument import free_memory
 
         setattr(pipe, spec.denoiser, None)  # drop the previous denoiser before building the next
@@ -198,7 +199,7 @@ class OptimizationRunner:
     ) -> tuple[VariantResult, bool]:
         """Run ``variant`` on an untouched denoiser (rebuilt unless the last variant never changed it)."""
         if not clean:
-            self._fresh_denoiser(pipe, spec)
+            self.fresh_denoiser(pipe, spec)
         result = self._variant(pipe, spec, sc, target, gen, variant)
         untouched = result.status == "not_available" and not result.record.extra.get("levers_applied")
         return result, untouched
