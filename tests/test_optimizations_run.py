@@ -206,3 +206,19 @@ def test_every_catalogue_lever_applies_or_says_why_not(tiny_pipe: Any, lever: st
     finally:
         for undo in reversed(ctx.cleanup):
             undo()
+
+
+def test_cli_optimize_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    from t2v_energy_lib.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "res"
+    args = ["--variants", "cache:pab,attention:xformers", "--rounds", "1", "--no-best", "--no-profile"]
+    code = main(["optimize", "--device", "cpu", *args, "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "CPU RUN" in text and "'engaged': 1" in text and "'not_available': 1" in text
+    assert (out / "optimizations.json").is_file()
+    assert list((tmp_path / "report").rglob("OPTIMIZATIONS.md"))
+    assert main(["optimize", "--device", "cpu", "--target", "nope"]) == 2  # an InvalidSettingsError
+    assert "unknown --target 'nope'" in capsys.readouterr().err

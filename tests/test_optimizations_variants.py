@@ -127,5 +127,9 @@ def test_best_combinations_take_the_best_engaged_saver_of_each_kind() -> None:
         _result(single("vae:tiling"), "engaged", [101.0, 101.0]),  # costs energy: not chosen
     ]
     combos = best_combinations(results)
-    assert [c.name for c in combos] == ["steps:half+cache:pab+compile", "cache:pab+compile"]
+    assert [c.name for c in combos] == ["steps:half+cache:pab", "steps:half+compile"]
+    no_compile = [r for r in results if r.variant.name != "compile"]
+    no_compile.append(_result(single("cfg_batch"), "engaged", [95.0, 95.0]))
+    names = [c.name for c in best_combinations(no_compile)]
+    assert names == ["steps:half+cache:pab+cfg_batch", "cache:pab+cfg_batch"]
     assert best_combinations(results[:1]) == []

@@ -49,6 +49,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-best", action="store_true", help="skip the best combinations")
     p.add_argument("--compose", action="store_true", help="compose non-cache levers at the study's steps")
     p.add_argument("--time-budget-s", type=float, default=None, help="stop before a variant past this")
+    p.add_argument(
+        "--combo-reserve-s", type=float, default=0.0, help="of the budget, seconds kept for combinations"
+    )
     p.add_argument("--no-profile", action="store_true", help="no attention-kernel profile")
     p.add_argument("--idle-s", type=float, default=5.0, help="idle-power measurement first (GPU)")
     p.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor)")
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         compose=args.compose,
         best_combination=not args.no_best,
         time_budget_s=args.time_budget_s,
+        combo_reserve_s=args.combo_reserve_s,
     )
     provenance = optimize_provenance(options, targets)
     out_dir = args.out or default_out_dir(device, provenance)

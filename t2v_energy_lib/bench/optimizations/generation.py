@@ -88,19 +88,25 @@ class Counters:
         self.hooks = HookActivity(pipe.transformer)
         self.dispatch = DispatchCounter()
         self.vae = VaeDecodeCounter(pipe.vae)
-        self._stack = contextlib.ExitStack()
+        self._inside = contextlib.ExitStack()  # counters that would sit inside compiled regions
+        self._outside = contextlib.ExitStack()
 
     def __enter__(self) -> Counters:
-        self._stack.enter_context(self.dispatch)
-        self._stack.enter_context(self.vae)
+        self._inside.enter_context(self.dispatch)
+        self._outside.enter_context(self.vae)
         return self
 
     def watch_hooks(self) -> None:
         """Wrap the denoiser's hooks (call after the levers are applied: cache hooks exist only then)."""
-        self._stack.enter_context(self.hooks)
+        self._inside.enter_context(self.hooks)
+
+    def unwatch_inside(self) -> None:
+        """Remove the hook and dispatcher counters (before compiling the blocks they would sit in)."""
+        self._inside.close()
 
     def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        self._inside.close()
+        self._outside.close()
 
     def reset(self) -> None:
         """Zero every count (after the warm-up, before the probe)."""

@@ -59,6 +59,8 @@ class OptimizeOptions:
         compose: Compose per-video figures at ``target.study_steps`` for levers that keep per-step work.
         best_combination: After the single levers, measure the best combinations of them.
         time_budget_s: Stop before a variant that would end after this many seconds. Units: s.
+        combo_reserve_s: Of the budget, seconds kept for the best combinations (single levers stop
+            earlier). Units: s.
         prompt: The prompt.
         warmup_steps: Steps of the warm-up generation.
     """
@@ -73,6 +75,7 @@ class OptimizeOptions:
     compose: bool = False
     best_combination: bool = True
     time_budget_s: float | None = None
+    combo_reserve_s: float = 0.0
     prompt: str = DEFAULT_PROMPT
     warmup_steps: int = 2
 
@@ -170,8 +173,9 @@ class OptimizationRunner:
         gen(self.options.warmup_steps, keep=False)  # process start-up costs, before any setup window
         singles: list[VariantResult] = []
         clean = True  # the denoiser has not been touched by a lever yet
+        reserve = self.options.combo_reserve_s if self.options.best_combination else 0.0
         for variant in ordered:
-            if self._over_budget(singles):
+            if self._over_budget(singles, reserve):
                 outcome.stopped_for_budget = True
                 self.log(f"time budget: stopping before {variant.name}")
                 break
@@ -204,12 +208,12 @@ class OptimizationRunner:
         untouched = result.status == "not_available" and not result.record.extra.get("levers_applied")
         return result, untouched
 
-    def _over_budget(self, done: Sequence[VariantResult]) -> bool:
+    def _over_budget(self, done: Sequence[VariantResult], reserve_s: float = 0.0) -> bool:
         budget = self.options.time_budget_s
         if budget is None or not done:
             return False
         last = done[-1].record.extra.get("variant_wall_s", 0.0)
-        return time.monotonic() - self.start_s + float(last) > budget
+        return time.monotonic() - self.start_s + float(last) > budget - reserve_s
 
     def _record_id(self, sc: Scenario, variant: Variant, component: str) -> str:
         return f"{sc.id}/{variant.name}/{component}"

@@ -44,10 +44,12 @@ def figure(record: Any) -> tuple[str, float] | None:
 
 
 def best_combinations(results: Sequence[Any]) -> list[Variant]:
-    """Up to two combinations of the engaged single levers that saved the most, one lever per kind.
+    """Combinations of the engaged single levers that saved the most, one lever per kind.
 
-    The first holds every kind's best lever; the second the same without fewer steps (whose deviation is
-    large by construction), when that leaves at least two levers.
+    The first holds every kind's best lever, except that compilation and a cache hook are not combined (the
+    hook's per-step Python state inside compiled blocks makes Dynamo recompile every step): then the first
+    holds the cache, the second the compilation. The last is the first without fewer steps (whose
+    deviation is large by construction). Each needs at least two levers.
 
     Args:
         results: ``VariantResult``-like objects (``variant``, ``status``, ``record``), default first.
@@ -68,12 +70,17 @@ def best_combinations(results: Sequence[Any]) -> list[Variant]:
         lever = r.variant.levers[0]
         if saving >= MIN_SAVING_FRACTION and saving > best.get(lever.kind, (0.0, None))[0]:
             best[lever.kind] = (saving, lever)
-    chosen = sorted(best.values(), key=lambda sl: -sl[0])
+    chosen = [lv for _, lv in sorted(best.values(), key=lambda sl: -sl[0])]
+    kinds = {lv.kind for lv in chosen}
+    candidates = [chosen]
+    if {"compile", "cache"} <= kinds:  # a cache hook's Python state in compiled blocks recompiles every step
+        candidates = [
+            [lv for lv in chosen if lv.kind != "compile"],
+            [lv for lv in chosen if lv.kind != "cache"],
+        ]
+    candidates.append([lv for lv in candidates[0] if lv.kind != "steps"])
     out: list[Variant] = []
-    for levers in (
-        [lv for _, lv in chosen],
-        [lv for _, lv in chosen if lv.kind != "steps"],
-    ):
+    for levers in candidates:
         variant = _combine(levers)
         if variant is not None and all(variant.name != v.name for v in out):
             out.append(variant)

@@ -97,8 +97,9 @@ class VariantRun:
         compiled = [lv for lv in self.variant.levers if lv.kind == "compile"]
         windows = [self._window("setup", lambda: self._apply(compiled))]
         if compiled:
-            self._snapshot(self.gen(ctx.steps, keep=False))  # unmetered: counts only
-            self.counters.__exit__(None, None, None)
+            if {"cache", "attention"} & set(self.variant.kinds):  # their counts would sit in compiled code
+                self._snapshot(self.gen(ctx.steps, keep=False))  # unmetered: counts only
+            self.counters.unwatch_inside()
             windows.append(self._window("setup2", lambda: self._compile(compiled)))
         self.setup_reading = total(windows)
         if self.variant.is_default:
@@ -109,7 +110,7 @@ class VariantRun:
         if ctx.cfg_batcher is not None:
             ctx.cfg_batcher.reset_counts()
         reset_peak(ctx.device)
-        self.rounds = VideoRounds(self.gen, ctx.steps, None if compiled else self._snapshot)
+        self.rounds = VideoRounds(self.gen, ctx.steps, lambda out: self._snapshot(out, not compiled))
 
     def _window(self, key: str, work: Callable[[], None]) -> Reading:
         self.meter.begin(key)
@@ -127,18 +128,24 @@ class VariantRun:
         assert self.counters is not None
         self.counters.watch_hooks()  # the cache hooks exist only now
         if not compiled:
-            self.gen(self.warmup_steps, keep=False)
+            self._warmup()
 
     def _compile(self, compiled: list[Any]) -> None:
         for lever in compiled:
             APPLIERS[lever.kind].apply(lever, self.ctx)
-        self.gen(self.warmup_steps, keep=False)
+        self._warmup()
 
-    def _snapshot(self, out: Output) -> None:
-        """Copy the counts of one generation into the probe."""
+    def _warmup(self) -> None:
+        """A short generation; decoded only for the default and VAE levers (the VAE is otherwise warm)."""
+        decode = self.variant.is_default or "vae" in self.variant.kinds
+        self.gen(self.warmup_steps, "np" if decode else "latent", keep=False)
+
+    def _snapshot(self, out: Output, inside: bool = True) -> None:
+        """Copy the counts of one generation into the probe (``inside``: also hooks and dispatcher)."""
         assert self.counters is not None
-        self.probe.hooks = self.counters.hooks.summary()
-        self.probe.dispatch = self.counters.dispatch.used()
+        if inside:
+            self.probe.hooks = self.counters.hooks.summary()
+            self.probe.dispatch = self.counters.dispatch.used()
         self.probe.vae = dict(self.counters.vae.counts)
         self.probe.steps_run = out.steps_run
         if self.ctx.cfg_batcher is not None:
