@@ -222,3 +222,45 @@ def test_cli_optimize_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert list((tmp_path / "report").rglob("OPTIMIZATIONS.md"))
     assert main(["optimize", "--device", "cpu", "--target", "nope"]) == 2  # an InvalidSettingsError
     assert "unknown --target 'nope'" in capsys.readouterr().err
+
+
+def target_prefix(target: Any) -> str:
+    return (
+        f"optimizations/{target.model_id}/{target.height}x{target.width}x{target.num_frames}-s{target.steps}"
+    )
+
+
+def test_compose_to_study_steps_never_for_caches(tmp_path: Path) -> None:
+    """Huge settings: non-cache levers get a figure composed at the study's steps (flagged); caches do not."""
+    import dataclasses
+
+    target = dataclasses.replace(tiny_target(WAN, steps=4), study_steps=10)
+    options = OptimizeOptions(
+        out_dir=tmp_path,
+        device="cpu",
+        rounds=1,
+        compose=True,
+        best_combination=False,
+        profile_attention=False,
+    )
+    run_optimizations(
+        [target],
+        options,
+        ["cache:pab"],
+        meter=WallClockMeter(),
+        provenance=optimize_provenance(options, [target]),
+        log=lambda line: None,
+    )
+    by_id = load_results(tmp_path / "optimizations.json").by_id()
+    for variant in ("default",):  # composed, or said why not (CPU timing noise)
+        measured = by_id[f"{target_prefix(target)}/{variant}/end_to_end"]
+        composed = by_id.get(f"{target_prefix(target)}/{variant}/composed_s10")
+        if composed is None:
+            assert "noise" in measured.extra["not_composed"], variant
+            continue
+        assert composed.composed and composed.settings["num_inference_steps"] == 10
+        assert "E(4)" in composed.extra["formula"] and composed.extra["parts"]["measured"] == measured.id
+    pab = next(r for r in by_id.values() if r.id.endswith("/cache:pab/end_to_end"))
+    assert "changes per-step work" in pab.extra["not_composed"]
+    rows = next(iter(optimization_rows(by_id.values()).values()))
+    assert all(r.saving is None for r in rows if r.composed)  # composed figures are never a measured saving

@@ -162,9 +162,7 @@ class OptimizationRunner:
         )
         sc = Scenario(SUITE, spec.id, settings, label=target.label)
         outcome = OptimizeOutcome(target, self.writer.path)
-        # Compiled variants last: Dynamo state left by a compilation must not touch the variants after it.
-        rest = sorted((v for v in variants if not v.is_default), key=lambda v: "compile" in v.kinds)
-        ordered = [DEFAULT, *rest]
+        ordered = [DEFAULT, *(v for v in variants if not v.is_default)]  # in the given order
         self.log(
             f"building {spec.id} on {self.options.device} ({self.options.weights or 'random weights'})..."
         )
@@ -175,16 +173,15 @@ class OptimizationRunner:
         clean = True  # the denoiser has not been touched by a lever yet
         reserve = self.options.combo_reserve_s if self.options.best_combination else 0.0
         for variant in ordered:
-            if self._over_budget(singles, reserve):
+            if self._over_budget(singles, reserve, variant):
                 outcome.stopped_for_budget = True
-                self.log(f"time budget: stopping before {variant.name}")
                 break
             result, clean = self._fresh_run(pipe, spec, sc, target, gen, variant, clean)
             singles.append(result)
             outcome.results.append(result)
-        if self.options.best_combination and not outcome.stopped_for_budget:
+        if self.options.best_combination:  # the reserve was kept for them even when single levers stopped
             for combo in best_combinations(singles):
-                if self._over_budget(outcome.results):
+                if self._over_budget(outcome.results, 0.0, combo):
                     outcome.stopped_for_budget = True
                     break
                 result, clean = self._fresh_run(pipe, spec, sc, target, gen, combo, clean)
@@ -208,12 +205,19 @@ class OptimizationRunner:
         untouched = result.status == "not_available" and not result.record.extra.get("levers_applied")
         return result, untouched
 
-    def _over_budget(self, done: Sequence[VariantResult], reserve_s: float = 0.0) -> bool:
+    def _over_budget(self, done: Sequence[VariantResult], reserve_s: float, nxt: Variant) -> bool:
+        """True when ``nxt``, estimated as long as the last variant (twice that if it compiles), would end
+        past the budget less ``reserve_s``."""
         budget = self.options.time_budget_s
         if budget is None or not done:
             return False
-        last = done[-1].record.extra.get("variant_wall_s", 0.0)
-        return time.monotonic() - self.start_s + float(last) > budget - reserve_s
+        estimate = float(done[-1].record.extra.get("variant_wall_s", 0.0))
+        if "compile" in nxt.kinds:
+            estimate *= 2.0
+        over = time.monotonic() - self.start_s + estimate > budget - reserve_s
+        if over:
+            self.log(f"time budget: stopping before {nxt.name} (estimated {estimate:.0f} s)")
+        return over
 
     def _record_id(self, sc: Scenario, variant: Variant, component: str) -> str:
         return f"{sc.id}/{variant.name}/{component}"
@@ -334,6 +338,11 @@ class OptimizationRunner:
             if v is None or q not in full_means:
                 continue
             per_step = (full_means[q] - v) / (ctx.steps - half)
+            if per_step <= 0:
+                return (
+                    f"no figure at {study} steps: {half} steps cost as much {q} as {ctx.steps} "
+                    "(the measurement noise exceeds the steps' cost)"
+                )
             values[q] = full_means[q] + (study - ctx.steps) * per_step
         study_sc = sc.with_steps(study)
         composed = rec.composed_record(
