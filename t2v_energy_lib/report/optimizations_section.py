@@ -129,6 +129,13 @@ def optimizations_section(result_file: Any, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def section_lines(result_file: Any, out_dir: Path) -> list[str]:
+    """The section for the main report, or [] when the results hold no optimisation records."""
+    if not any(r.suite == "optimizations" for r in result_file.records):
+        return []
+    return ["", *optimizations_section(result_file, Path(out_dir)).splitlines()]
+
+
 def plot_pareto(group: str, rows: Sequence[OptimizationRow], out_path: Path) -> Path:
     """Energy (or latency) per video against frames relative L2; engaged filled, Pareto front joined."""
     fig, (ax,) = _figure(1, 8.0, 5.0)

@@ -17,7 +17,7 @@ from t2v_energy_lib.analysis.latency_view import has_gpu_energy
 from t2v_energy_lib.analysis.points import open_results
 from t2v_energy_lib.analysis.theory_view import TheoryView
 from t2v_energy_lib.errors import FitError
-from t2v_energy_lib.report import cpu_run, fmt, plots, scaleout_section, tables
+from t2v_energy_lib.report import cpu_run, fmt, optimizations_section, plots, scaleout_section, tables
 
 #: (claim, suite, x label, x scale): x values are divided by the scale for display.
 SWEEP_PLOTS = (
@@ -278,6 +278,7 @@ def write_report(
     lines += ["", "## Cross-model", ""]
     (_cross_model if gpu else cpu_run.cross_model)(rf, out, lines)
     lines += scaleout_section.section_lines(rf, out)  # [] without scale-out records
+    lines += optimizations_section.section_lines(rf, out)  # [] without optimisation records
     report = out / "REPORT.md"
     report.write_text("\n".join(lines) + "\n")
     return report
