@@ -264,3 +264,38 @@ def test_compose_to_study_steps_never_for_caches(tmp_path: Path) -> None:
     assert "changes per-step work" in pab.extra["not_composed"]
     rows = next(iter(optimization_rows(by_id.values()).values()))
     assert all(r.saving is None for r in rows if r.composed)  # composed figures are never a measured saving
+
+
+def test_local_weights_run_the_same_suite(tmp_path: Path) -> None:
+    """``weights=<local dir>``: the pipeline and every fresh denoiser load from the checkpoint (a saved tiny
+    CogVideoX; Wan's fp32-kept modules would need accelerate to load)."""
+    from t2v_energy_lib.models import build_pipeline, get_spec
+
+    torch.set_num_threads(1)
+    build_pipeline(get_spec("cogvideox-2b").tiny(), "cpu", "bfloat16", seed=3).save_pretrained(
+        tmp_path / "ckpt"
+    )
+    target = tiny_target("cogvideox-2b", steps=3)
+    options = OptimizeOptions(
+        out_dir=tmp_path / "res",
+        device="cpu",
+        rounds=1,
+        weights=str(tmp_path / "ckpt"),
+        best_combination=False,
+        profile_attention=False,
+    )
+    run_optimizations(
+        [target],
+        options,
+        ["cache:pab"],
+        meter=WallClockMeter(),
+        provenance=optimize_provenance(options, [target]),
+        log=lambda line: None,
+    )
+    records = {
+        r.extra["variant"]["name"]: r for r in load_results(tmp_path / "res" / "optimizations.json").records
+    }
+    assert records["default"].extra["status"] == "reference"
+    assert records["cache:pab"].settings["weights"] == str(tmp_path / "ckpt")
+    assert records["cache:pab"].extra["deviation"] is not None
+    assert "loaded from" in records["cache:pab"].extra["weights_note"]

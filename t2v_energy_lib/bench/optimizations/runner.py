@@ -261,7 +261,7 @@ class OptimizationRunner:
         ctx = ApplyContext(pipe, spec.family, o.device, target.steps, target.steps, target.guidance_scale)
         ctx.run_once = lambda: gen(ctx.steps, keep=False)
         ctx.compiled = "compile" in variant.kinds
-        note = RANDOM_WEIGHTS_NOTE if o.weights is None else "trained weights"
+        note = RANDOM_WEIGHTS_NOTE if o.weights is None else f"weights loaded from {o.weights}"
         return VariantRun(
             variant, ctx, gen, self.meter, self.reference, o.warmup_steps, o.profile_attention, note
         )
