@@ -229,3 +229,34 @@ def goal_verdict(group: str, rows: Sequence[OptimizationRow]) -> GoalVerdict:
     met = (best.saving_fraction or 0.0) >= GOAL_SAVING_FRACTION
     msg = f"{group}: best {best.variant} saves {best.saving_fraction:.1%} of GPU energy per video"
     return GoalVerdict(group, best, met, msg)
+
+
+def vanished_savings(
+    baseline: Mapping[str, Sequence[OptimizationRow]], current: Mapping[str, Sequence[OptimizationRow]]
+) -> list[str]:
+    """Savings of the baseline that the current run lost: for every variant that was a significant saving in
+    the baseline, the current run must have it engaged and saving significantly again.
+
+    Returns:
+        One line per lost saving (empty when every saving held).
+
+    Raises:
+        MissingResultsError: the baseline holds no saving at all (nothing to judge).
+    """
+    lost: list[str] = []
+    judged = 0
+    for group, rows in baseline.items():
+        now = {r.variant: r for r in current.get(group, ())}
+        for r in rows:
+            if not r.is_saving:
+                continue
+            judged += 1
+            c = now.get(r.variant)
+            if c is None:
+                lost.append(f"{group} {r.variant}: saved {r.saving_fraction:.1%}, not measured now")
+            elif not c.is_saving:
+                why = c.reason if c.status != "engaged" else f"saving {c.saving_fraction or 0.0:.1%}, n.s."
+                lost.append(f"{group} {r.variant}: saved {r.saving_fraction:.1%}, now {c.status} ({why})")
+    if not judged:
+        raise MissingResultsError("the baseline holds no significant saving to gate on", SUITE)
+    return lost

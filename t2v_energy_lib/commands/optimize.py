@@ -55,6 +55,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-profile", action="store_true", help="no attention-kernel profile")
     p.add_argument("--idle-s", type=float, default=5.0, help="idle-power measurement first (GPU)")
     p.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor)")
+    p.add_argument(
+        "--baseline", type=Path, default=None, help="fail (exit 1) when a saving of this result file vanished"
+    )
     p.add_argument("--list", action="store_true", help="list the levers of each target and exit")
     p.add_argument("--no-report", action="store_true", help="do not write OPTIMIZATIONS.md")
     p.set_defaults(func=run)
@@ -138,9 +141,25 @@ def run(args: argparse.Namespace) -> int:
     if tiny:
         print(CPU_BANNER)
     print(f"results in {out_dir} ({time.monotonic() - t0:.0f} s)")
+    if args.baseline is not None:
+        bad += _gate_savings(args.baseline, out_dir / "optimizations.json")
     if not args.no_report:
         from t2v_energy_lib.report.optimizations_section import write_optimizations_report
 
         report_dir = Path("report") / "-".join(out_dir.parts[-2:])
         print(f"report: {write_optimizations_report(out_dir / 'optimizations.json', report_dir)}")
     return 1 if bad else 0
+
+
+def _gate_savings(baseline: Path, current: Path) -> int:
+    """1 (and the list) when a saving of ``baseline`` vanished in ``current``, else 0."""
+    from t2v_energy_lib.analysis.optimizations import optimization_rows, vanished_savings
+    from t2v_energy_lib.results.storage import load_results
+
+    lost = vanished_savings(
+        optimization_rows(load_results(baseline).records), optimization_rows(load_results(current).records)
+    )
+    for line in lost:
+        print(f"SAVING VANISHED: {line}")
+    print(f"savings gate against {baseline}: {'FAILED' if lost else 'passed'}")
+    return 1 if lost else 0

@@ -1,0 +1,95 @@
+"""Savings, significance, payback, Pareto front, the 40% goal and the savings gate on synthetic records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from t2v_energy_lib.analysis.optimizations import (
+    goal_verdict,
+    optimization_rows,
+    pareto_front,
+    payback_videos,
+    vanished_savings,
+)
+from t2v_energy_lib.errors import MissingResultsError
+from t2v_energy_lib.results.schema import ResultRecord
+
+BASE = "optimizations/wan2.1-t2v-1.3b/480x832x81-s10"
+
+
+def _record(variant: str, status: str, energy: list[float], rel_l2: float | None, setup_j: float) -> Any:
+    kinds = [] if variant == "default" else [{"kind": variant.split(":")[0], "name": variant}]
+    return ResultRecord(
+        id=f"{BASE}/{variant}/end_to_end",
+        suite="optimizations",
+        model="wan2.1-t2v-1.3b",
+        component="end_to_end",
+        settings={"height": 480, "width": 832, "num_frames": 81, "num_inference_steps": 10},
+        rounds={"latency_s": [e / 700 for e in energy], "gpu_energy_j": energy},
+        extra={
+            "variant": {"name": variant, "levers": kinds},
+            "status": status,
+            "status_reason": f"{variant} reason",
+            "deviation": None if rel_l2 is None else {"frames_rel_l2": rel_l2, "bit_identical": rel_l2 == 0},
+            "setup_gpu_energy_j": setup_j,
+            "default_setup_gpu_energy_j": 1000.0,
+            "peak_memory_bytes": 3e10,
+        },
+    )
+
+
+def _records(pab_energy: list[float] | None = None, pab_status: str = "engaged") -> list[Any]:
+    return [
+        _record("default", "reference", [10000.0, 10100.0], None, 1000.0),
+        _record("cache:pab", pab_status, pab_energy or [8200.0, 8300.0], 0.02, 1100.0),
+        _record("compile", "engaged", [8600.0, 8700.0], 0.001, 41000.0),
+        _record("steps:half", "engaged", [5600.0, 5700.0], 0.2, 1000.0),
+        _record("cache:fbc", "not_engaged", [10300.0, 10400.0], 0.0, 1000.0),
+        _record("fp8:layerwise", "engaged", [9900.0, 10200.0], 0.01, 1000.0),  # overlaps: n.s.
+    ]
+
+
+def test_rows_savings_significance_and_payback() -> None:
+    rows = {r.variant: r for r in optimization_rows(_records())[f"{BASE.split('/', 1)[1]}"]}
+    assert rows["default"].status == "reference" and rows["default"].saving is None
+    pab = rows["cache:pab"]
+    assert pab.saving == pytest.approx(10050.0 - 8250.0) and pab.saving_fraction == pytest.approx(
+        1800 / 10050
+    )
+    assert pab.significant and pab.is_saving and pab.quantity == "gpu_energy_j"
+    assert pab.payback_videos == pytest.approx(100.0 / 1800.0)
+    assert rows["compile"].payback_videos == pytest.approx(40000.0 / 1400.0)  # ~29 videos to repay compiling
+    assert rows["cache:fbc"].saving is None and not rows["cache:fbc"].is_saving  # not engaged: never a saving
+    assert not rows["fp8:layerwise"].significant and not rows["fp8:layerwise"].is_saving
+    assert payback_videos(-5.0, 10.0) == 0.0 and payback_videos(5.0, -1.0) is None
+
+
+def test_pareto_front_and_goal() -> None:
+    rows = next(iter(optimization_rows(_records()).values()))
+    # fp8 costs as much as the default and deviates more: dominated; the rest trade energy for deviation
+    assert [r.variant for r in pareto_front(rows)] == ["default", "compile", "cache:pab", "steps:half"]
+    verdict = goal_verdict("g", rows)
+    assert verdict.met and verdict.best.variant == "steps:half"  # 44% >= 40%
+    weaker = [r for r in _records() if "steps" not in r.id]
+    assert not goal_verdict("g", next(iter(optimization_rows(weaker).values()))).met
+
+
+def test_missing_default_fails() -> None:
+    with pytest.raises(MissingResultsError, match="no default record"):
+        optimization_rows(_records()[1:])
+    with pytest.raises(MissingResultsError, match="no optimizations records"):
+        optimization_rows([])
+
+
+def test_savings_gate_fails_when_a_saving_vanishes() -> None:
+    baseline = optimization_rows(_records())
+    assert vanished_savings(baseline, optimization_rows(_records())) == []
+    gone = optimization_rows(_records(pab_energy=[10050.0, 10150.0]))  # engaged, but no longer saving
+    assert any("cache:pab" in line and "n.s." in line for line in vanished_savings(baseline, gone))
+    idle = optimization_rows(_records(pab_status="not_engaged"))  # a cache that stopped skipping
+    assert any("now not_engaged" in line for line in vanished_savings(baseline, idle))
+    nothing = optimization_rows([r for r in _records() if r.extra["status"] != "engaged"])
+    with pytest.raises(MissingResultsError, match="no significant saving"):
+        vanished_savings(nothing, baseline)
