@@ -15,7 +15,6 @@ pytest.importorskip("diffusers")
 
 from t2v_energy_lib.analysis.optimization_theory import predict  # noqa: E402
 from t2v_energy_lib.analysis.optimizations import optimization_rows, pareto_front  # noqa: E402
-from t2v_energy_lib.bench.metering import WallClockMeter  # noqa: E402
 from t2v_energy_lib.bench.optimizations import (  # noqa: E402
     OptimizeOptions,
     catalogue,
@@ -23,6 +22,7 @@ from t2v_energy_lib.bench.optimizations import (  # noqa: E402
     tiny_target,
 )
 from t2v_energy_lib.bench.optimizations.api import optimize_provenance  # noqa: E402
+from t2v_energy_lib.energy import EnergyMeter  # noqa: E402
 from t2v_energy_lib.results.storage import load_results  # noqa: E402
 
 WAN = "wan2.1-t2v-1.3b"
@@ -55,7 +55,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         [target],
         options,
         VARIANTS,
-        meter=WallClockMeter(),
+        meter=EnergyMeter.for_device("cpu"),
         provenance=optimize_provenance(options, [target]),
         compile_kwargs={"backend": "eager"},
         log=lambda line: None,
@@ -247,7 +247,7 @@ def test_compose_to_study_steps_never_for_caches(tmp_path: Path) -> None:
         [target],
         options,
         ["cache:pab"],
-        meter=WallClockMeter(),
+        meter=EnergyMeter.for_device("cpu"),
         provenance=optimize_provenance(options, [target]),
         log=lambda line: None,
     )
@@ -288,7 +288,7 @@ def test_local_weights_run_the_same_suite(tmp_path: Path) -> None:
         [target],
         options,
         ["cache:pab"],
-        meter=WallClockMeter(),
+        meter=EnergyMeter.for_device("cpu"),
         provenance=optimize_provenance(options, [target]),
         log=lambda line: None,
     )

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from t2v_energy_lib.bench.optimizations import OptimizeOptions, catalogue, run_optimizations
     from t2v_energy_lib.bench.optimizations.api import optimize_provenance
     from t2v_energy_lib.commands.characterize import _device, default_out_dir
+    from t2v_energy_lib.results.paths import check_output_dir
 
     device = _device(args.device)
     tiny = device == "cpu"
@@ -117,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
     )
     provenance = optimize_provenance(options, targets)
     out_dir = args.out or default_out_dir(device, provenance)
+    check_output_dir(out_dir, "--out")  # before any measurement
+    if args.baseline is not None and not args.baseline.is_file():
+        raise InvalidSettingsError(f"--baseline {args.baseline}: no such result file")
     options = dataclasses.replace(options, out_dir=out_dir)
     names = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     t0 = time.monotonic()

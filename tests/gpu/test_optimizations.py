@@ -54,14 +54,13 @@ class Bench:
     """The pipeline (built once), the runner's helpers and the default's reference rounds."""
 
     def __init__(self, out: Path, meter: Any) -> None:
-        from t2v_energy_lib.bench.metering import EnergyMeterAdapter
         from t2v_energy_lib.bench.optimizations import OptimizationRunner, OptimizeOptions
         from t2v_energy_lib.bench.optimizations.api import optimize_provenance
         from t2v_energy_lib.bench.optimizations.generation import Generator
         from t2v_energy_lib.models import GenerationSettings, get_spec
 
         options = OptimizeOptions(out_dir=out, device=DEVICE, rounds=ROUNDS)
-        self.meter = EnergyMeterAdapter(meter, has_gpu=DEVICE == "cuda")
+        self.meter = meter
         self.runner = OptimizationRunner(options, self.meter, optimize_provenance(options, [TARGET]))
         self.spec = get_spec(MODEL)
         t = TARGET
@@ -72,9 +71,9 @@ class Bench:
         self.default_energy_j: list[float] = []
         run = self.prepare(DEFAULT)
         for i in range(ROUNDS):
-            self.meter.begin(f"default#{i}")
+            self.meter.begin_window(f"default#{i}")
             run.rounds()
-            self.default_energy_j.append(float(self.meter.end(f"default#{i}").gpu_energy_j or 0.0))
+            self.default_energy_j.append(float(self.meter.end_window(f"default#{i}").gpu_energy_j or 0.0))
         run.finish()
         run.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from t2v_energy_lib.bench.metering import BenchMeter, auto_meter
 from t2v_energy_lib.bench.optimizations.runner import OptimizationRunner, OptimizeOptions, OptimizeOutcome
 from t2v_energy_lib.bench.optimizations.variants import (
     TARGETS,
@@ -39,7 +38,7 @@ def run_optimizations(
     options: OptimizeOptions,
     variant_names: Sequence[str] | None = None,
     *,
-    meter: BenchMeter | None = None,
+    meter: Any = None,
     provenance: dict[str, Any] | None = None,
     compile_kwargs: Mapping[str, Any] = (),
     log: Callable[[str], None] = print,
@@ -58,7 +57,9 @@ def run_optimizations(
         idle_s: Idle-power measurement before the run on a GPU (enables above-idle energy). Units: s.
     """
     if meter is None:
-        meter = auto_meter(options.device, idle_s=idle_s if options.device.startswith("cuda") else 0.0)
+        from t2v_energy_lib.energy import EnergyMeter
+
+        meter = EnergyMeter.for_device(options.device, idle_s=idle_s)
     if provenance is None:
         provenance = optimize_provenance(options, targets)
     runner = OptimizationRunner(options, meter, provenance, log=log)

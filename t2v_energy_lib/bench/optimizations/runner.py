@@ -31,7 +31,6 @@ from typing import Any
 from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.compose import means
 from t2v_energy_lib.bench.measure import DEFAULT_PROMPT, Series
-from t2v_energy_lib.bench.metering import BenchMeter
 from t2v_energy_lib.bench.optimizations.generation import Generator, released
 from t2v_energy_lib.bench.optimizations.levers import ApplyContext, LeverUnavailable
 from t2v_energy_lib.bench.optimizations.select import best_combinations
@@ -104,7 +103,7 @@ class OptimizationRunner:
 
     Args:
         options: Run options.
-        meter: The bench meter.
+        meter: The energy layer's meter (``begin_window`` / ``end_window -> Measurement``) or a fake.
         provenance: Provenance stored in the result file.
         build: ``build(spec, component) -> pipeline`` or component; default: the models layer
             (``component=None`` builds the pipeline, ``"transformer"`` one fresh denoiser).
@@ -114,7 +113,7 @@ class OptimizationRunner:
     def __init__(
         self,
         options: OptimizeOptions,
-        meter: BenchMeter,
+        meter: Any,
         provenance: dict[str, Any],
         build: Callable[[Any, str | None], Any] | None = None,
         log: Callable[[str], None] = print,
@@ -271,9 +270,9 @@ class OptimizationRunner:
         assert run.rounds is not None
         readings = []
         for i in range(max(1, self.options.rounds)):
-            self.meter.begin(f"video#{i}")
+            self.meter.begin_window(f"video#{i}")
             run.rounds()
-            readings.append(self.meter.end(f"video#{i}"))
+            readings.append(self.meter.end_window(f"video#{i}"))
         extra = run.finish()
         series = Series("end_to_end", tuple(readings), 1, {"output_type": "np"})
         run_settings = self._run_settings(run.variant, run.ctx.steps)
@@ -328,9 +327,9 @@ class OptimizationRunner:
                 "fewer steps removes steps), so only complete generations at the reduced count are valid"
             )
         half = max(1, ctx.steps // 2)
-        self.meter.begin("half")
+        self.meter.begin_window("half")
         gen(half, keep=False)
-        short = self.meter.end("half")
+        short = self.meter.end_window("half")
         full_means = means(measured.rounds)
         short_values = {"latency_s": short.duration_s, "gpu_energy_j": short.gpu_energy_j}
         values = {}

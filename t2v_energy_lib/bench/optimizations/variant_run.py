@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2v_energy_lib.bench.instrument import peak_memory_bytes, reset_peak
-from t2v_energy_lib.bench.metering import BenchMeter, Reading
 from t2v_energy_lib.bench.optimizations.deviation import deviation
 from t2v_energy_lib.bench.optimizations.engagement import attention_kernels, compiled_regions, dynamo_graphs
 from t2v_energy_lib.bench.optimizations.generation import Counters, Generator, Output
@@ -36,7 +35,7 @@ class Reference:
     """What the default variant left for the others: its output, setup cost and attention kernels."""
 
     output: Output | None = None
-    setup: Reading | None = None
+    setup: SetupCost | None = None
     kernels: list[str] | None = None
 
 
@@ -79,13 +78,13 @@ class VariantRun:
     variant: Variant
     ctx: ApplyContext
     gen: Generator
-    meter: BenchMeter
+    meter: Any
     reference: Reference
     warmup_steps: int = 2
     profile_attention: bool = True
     weights_note: str = RANDOM_WEIGHTS_NOTE
     probe: Probe = field(default_factory=Probe)
-    setup_reading: Reading | None = None
+    setup_reading: SetupCost | None = None
     counters: Counters | None = None
     rounds: VideoRounds | None = None
 
@@ -112,13 +111,13 @@ class VariantRun:
         reset_peak(ctx.device)
         self.rounds = VideoRounds(self.gen, ctx.steps, lambda out: self._snapshot(out, not compiled))
 
-    def _window(self, key: str, work: Callable[[], None]) -> Reading:
-        self.meter.begin(key)
+    def _window(self, key: str, work: Callable[[], None]) -> Any:
+        self.meter.begin_window(key)
         try:
             work()
         finally:
-            reading = self.meter.end(key)
-        return reading
+            window = self.meter.end_window(key)
+        return window
 
     def _apply(self, compiled: list[Any]) -> None:
         for lever in self.variant.levers:
@@ -205,11 +204,23 @@ class VariantRun:
         self.ctx.cleanup.clear()
 
 
-def total(readings: list[Reading]) -> Reading:
-    """One reading of consecutive windows: durations and energies summed (None if any window lacks one)."""
-    energies = [r.gpu_energy_j for r in readings]
-    return Reading(
-        key="+".join(r.key for r in readings),
-        duration_s=sum(r.duration_s for r in readings),
+@dataclass(frozen=True)
+class SetupCost:
+    """What applying a variant and warming it up cost, over one or two metered windows.
+
+    Attributes:
+        duration_s: Summed window lengths. Units: s.
+        gpu_energy_j: Summed GPU energy, None without a GPU meter. Units: J.
+    """
+
+    duration_s: float
+    gpu_energy_j: float | None
+
+
+def total(windows: list[Any]) -> SetupCost:
+    """The cost of consecutive energy-layer windows (``Measurement``): durations and GPU energies summed."""
+    energies = [w.gpu_energy_j for w in windows]
+    return SetupCost(
+        duration_s=float(sum(w.duration_s for w in windows)),
         gpu_energy_j=None if any(e is None for e in energies) else float(sum(e for e in energies if e)),
     )
