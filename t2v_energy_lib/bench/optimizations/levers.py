@@ -19,9 +19,10 @@ from typing import Any
 from t2v_energy_lib.bench.optimizations.cfg_batch import CfgBatcher
 from t2v_energy_lib.bench.optimizations.engagement import Verdict, fp8_parameters
 from t2v_energy_lib.bench.optimizations.variants import OTHER_ACCELERATOR_BACKENDS, Lever
+from t2v_energy_lib.errors import OptimizationError
 
 
-class LeverUnavailable(Exception):
+class LeverUnavailable(OptimizationError):
     """The lever cannot be installed or applied on this machine (the message is the recorded reason)."""
 
 

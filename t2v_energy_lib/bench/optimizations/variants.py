@@ -14,7 +14,7 @@ Settings follow the Diffusers 0.42.1 documentation (``docs/source/en/optimizatio
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from t2v_energy_lib.errors import OptimizationError
@@ -307,7 +307,6 @@ class Target:
     study_steps: int | None = None
     guidance_scale: float = 5.0
     label: str = ""
-    extra_variants: tuple[str, ...] = field(default=())
 
     @property
     def id(self) -> str:
