@@ -30,6 +30,7 @@ raw floats, never rounded. With ``--benchmark-disable`` the function runs once a
 from __future__ import annotations
 
 import statistics
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
@@ -222,6 +223,31 @@ def timed_target(fn: Callable[..., Any], sync: Callable[[], None]) -> Callable[.
     return target
 
 
+def extra_round(
+    meter: Any, key: str, target: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[float, Any, Any]:
+    """One adaptive round outside pytest-benchmark: a window around a host-timed synchronised call.
+
+    Returns:
+        ``(latency_s, measurement, fn's result)``.
+    """
+    meter.begin_window(key)
+    try:
+        start = time.perf_counter()
+        out = target(*args, **kwargs)
+        latency_s = time.perf_counter() - start
+    except BaseException:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            meter.end_window(key)
+        raise
+    from t2v_energy_lib.energy import ShortWindowWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ShortWindowWarning)
+        return latency_s, meter.end_window(key), out
+
+
 def _sync_for(meter: Any) -> Callable[[], None]:
     gpu = getattr(meter, "gpu", None)
     devices = list(getattr(gpu, "devices", []) or [])
@@ -243,16 +269,29 @@ class EnergyFixture:
             :meth:`pytest_t2v_energy.session.EnergySession.add_benchmark`).
         test_id: The test's node id (default record id, window key).
         test_name: The test's name (default component).
+        adaptive: ``--energy-adaptive``: called with ``(metadata, units_per_round)`` after the first rounds,
+            returns a plan (``wants_more(latency_s, measurements)``, see
+            :class:`pytest_t2v_energy.gate.AdaptivePlan`) or None; rounds are added while it wants more.
+            These extra rounds are timed by the host clock around the same synchronised call (as
+            pytest-benchmark times its rounds); they are in the record and ``extra_info``, not in
+            pytest-benchmark's own statistics.
     """
 
     def __init__(
-        self, benchmark: Any, meter: Any, record: Callable[..., None], test_id: str, test_name: str
+        self,
+        benchmark: Any,
+        meter: Any,
+        record: Callable[..., None],
+        test_id: str,
+        test_name: str,
+        adaptive: Callable[..., Any] | None = None,
     ) -> None:
         self.benchmark = benchmark
         self.meter = meter
         self._record = record
         self.test_id = test_id
         self.test_name = test_name
+        self.adaptive = adaptive
 
     def __call__(
         self,
@@ -296,9 +335,10 @@ class EnergyFixture:
         if self.benchmark.disabled:
             return fn(*args, **kwargs)
         windows = RoundWindows(self.meter, self.test_id, warmup_rounds, rounds, args, kwargs)
+        target = timed_target(fn, _sync_for(self.meter))
         try:
             result = self.benchmark.pedantic(
-                timed_target(fn, _sync_for(self.meter)),
+                target,
                 setup=windows.setup,
                 teardown=windows.teardown,
                 rounds=rounds,
@@ -320,7 +360,15 @@ class EnergyFixture:
             "units_per_round": units_per_round,
             "energy_meter": str(getattr(self.meter, "description", type(self.meter).__name__)),
         }
+        plan = self.adaptive(metadata, units_per_round) if self.adaptive is not None else None
+        while plan is not None and plan.wants_more(latency_s, windows.measurements):
+            key = f"{self.test_id}/round{len(latency_s)}"
+            seconds, measurement, result = extra_round(self.meter, key, target, args, kwargs)
+            latency_s.append(seconds)
+            windows.measurements.append(measurement)
         record = self._record(windows.measurements, latency_s, metadata)
         raw = window_rounds(windows.measurements, latency_s)
         self.benchmark.extra_info.update(energy_extra_info(record, raw))
+        if plan is not None:
+            self.benchmark.extra_info["adaptive"] = plan.outcome
         return result

@@ -54,6 +54,8 @@ MARKERS = (
     "h100: needs NVIDIA H100 GPUs (skipped elsewhere naming the GPU found; "
     "--require-gpu makes that a failure); with gpu too, only under -m h100",
     "slow: takes more than a few seconds; deselect with -m 'not slow'",
+    "gate: the small CI gate suite (text encoder, denoiser step, VAE decode, one short generation); "
+    "select with -m gate",
 )
 
 
@@ -95,6 +97,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=0.0,
         help="Measure idle GPU power for N seconds once, before the first energy benchmark, so results carry "
         "energy above idle (default 0: off).",
+    )
+    group.addoption(
+        "--energy-allow-missing",
+        action="store_true",
+        default=False,
+        help="Baseline benchmarks selected in this session but not produced do not fail the gate (they are "
+        "listed); without it they fail.",
+    )
+    group.addoption(
+        "--energy-strict",
+        action="store_true",
+        default=False,
+        help="An 'undecided' comparison (rounds too few or too noisy to decide at the threshold) fails.",
+    )
+    group.addoption(
+        "--energy-summary",
+        metavar="PATH",
+        default=None,
+        help="Write the gate's markdown summary to PATH (also appended to $GITHUB_STEP_SUMMARY when set).",
+    )
+    group.addoption(
+        "--energy-adaptive",
+        action="store_true",
+        default=False,
+        help="Add rounds to each energy benchmark until the gate can decide at its threshold against the "
+        "baseline (or, without a baseline record, until the mean is precise), up to the caps below.",
+    )
+    group.addoption(
+        "--energy-max-rounds",
+        metavar="N",
+        type=int,
+        default=30,
+        help="Adaptive mode: at most N rounds per benchmark (default 30).",
+    )
+    group.addoption(
+        "--energy-max-seconds",
+        metavar="S",
+        type=float,
+        default=60.0,
+        help="Adaptive mode: stop adding rounds once a benchmark's measured rounds sum to S seconds "
+        "(default 60); still undecided then = 'undecided' (fails with --energy-strict).",
     )
     group.addoption(
         "--require-gpu",
@@ -233,4 +276,7 @@ def energy(benchmark: Any, energy_meter: Any, request: pytest.FixtureRequest) ->
     if benchmark.disabled:
         session.unmeasured += 1
     record = functools.partial(session.add_benchmark, node.nodeid, node.name)
-    return EnergyFixture(benchmark, energy_meter, record, test_id=node.nodeid, test_name=node.name)
+    adaptive = functools.partial(session.adaptive_plan, node.nodeid)
+    return EnergyFixture(
+        benchmark, energy_meter, record, test_id=node.nodeid, test_name=node.name, adaptive=adaptive
+    )

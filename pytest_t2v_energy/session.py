@@ -11,6 +11,7 @@ workers' result files (:class:`~pytest_t2v_energy.xdist.XdistController`) and ga
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from pytest_t2v_energy.fixture import settings_id, settings_mapping
+from pytest_t2v_energy.gate import AdaptivePlan, Selection, gate_comparison
 from pytest_t2v_energy.gpu_probe import GpuProbe, h100_requested, probe_gpus
 from pytest_t2v_energy.xdist import (
     XDIST_REPORT_KEY,
@@ -32,6 +34,7 @@ from t2v_energy_lib.results.provenance import RESULTS_PATH_PLACEHOLDERS
 
 GPU_MARKERS = ("h100", "gpu")
 DEFAULT_COMPARE_FAIL = "energy:5%,latency:5%"
+GATE_CONFIDENCE = 0.99
 UNRUNNABLE_KEY = pytest.StashKey[str]()
 
 
@@ -51,6 +54,12 @@ class EnergyOptions:
         baseline_dir: ``--baseline-dir``: stored-baseline folder (default ``<rootdir>/baselines``).
         xdist: This process's pytest-xdist role (:func:`~pytest_t2v_energy.xdist.xdist_role`); None: no xdist.
         worker_id: The xdist worker id (``gw0``...) on a worker, else None.
+        allow_missing: ``--energy-allow-missing``: baseline records not produced do not fail the gate.
+        strict: ``--energy-strict``: an undecided comparison fails the gate.
+        summary_path: ``--energy-summary``: markdown summary of the gate (also to ``$GITHUB_STEP_SUMMARY``).
+        adaptive: ``--energy-adaptive``: add rounds until the gate can decide (or a baseline is precise).
+        max_rounds: ``--energy-max-rounds``: adaptive cap on rounds per benchmark.
+        max_seconds: ``--energy-max-seconds``: adaptive cap on measured seconds per benchmark. Units: s.
 
     On an xdist worker ``results_path`` is the worker's own file (``results.gw0.json``, derived from the path
     the controller passed, which is ``--energy-results`` or a temporary file for a gate-only run).
@@ -65,6 +74,21 @@ class EnergyOptions:
     baseline_dir: Path
     xdist: str | None = None
     worker_id: str | None = None
+    allow_missing: bool = False
+    strict: bool = False
+    summary_path: Path | None = None
+    adaptive: bool = False
+    max_rounds: int = 30
+    max_seconds: float = 60.0
+
+    @property
+    def confidence(self) -> float:
+        """The gate's confidence: 0.99, or per look in adaptive mode (corrected for the repeated looks)."""
+        if not self.adaptive:
+            return GATE_CONFIDENCE
+        from t2v_energy_lib.results.adaptive import sequential_confidence
+
+        return sequential_confidence(GATE_CONFIDENCE, self.max_rounds)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> EnergyOptions:
@@ -76,8 +100,11 @@ class EnergyOptions:
         """
         spec = config.getoption("energy_compare_fail")
         baseline = config.getoption("energy_baseline")
-        if spec is not None and baseline is None:
-            raise pytest.UsageError("--energy-compare-fail needs --energy-baseline PATH to compare against")
+        if spec is not None and baseline is None and not config.getoption("energy_adaptive", False):
+            raise pytest.UsageError(
+                "--energy-compare-fail needs --energy-baseline PATH to compare against (or "
+                "--energy-adaptive, where it sets the precision of a baseline being taken)"
+            )
         idle_s = config.getoption("energy_idle_seconds")
         if idle_s < 0:
             raise pytest.UsageError(
@@ -103,6 +130,14 @@ class EnergyOptions:
         if role == "worker":
             worker_id, results_path = worker_results(config, results)
         base_dir = config.getoption("baseline_dir")
+        summary = config.getoption("energy_summary", None)
+        max_rounds = int(config.getoption("energy_max_rounds", 30))
+        max_seconds = float(config.getoption("energy_max_seconds", 60.0))
+        if max_rounds < 2 or max_seconds <= 0:
+            raise pytest.UsageError(
+                f"--energy-max-rounds must be >= 2 and --energy-max-seconds > 0, got {max_rounds} and "
+                f"{max_seconds}"
+            )
         return cls(
             results_path=results_path,
             baseline_path=Path(baseline) if baseline else None,
@@ -113,6 +148,12 @@ class EnergyOptions:
             baseline_dir=Path(base_dir) if base_dir else Path(config.rootpath) / "baselines",
             xdist=role,
             worker_id=worker_id,
+            allow_missing=bool(config.getoption("energy_allow_missing", False)),
+            strict=bool(config.getoption("energy_strict", False)),
+            summary_path=Path(summary) if summary else None,
+            adaptive=bool(config.getoption("energy_adaptive", False)),
+            max_rounds=max_rounds,
+            max_seconds=max_seconds,
         )
 
 
@@ -152,6 +193,10 @@ class EnergySession:
         self.short_windows = 0
         self.idle_power_w: dict[int, float] | None = None
         self.nvml_index = 0
+        self.selection = Selection()
+        self.adaptive_outcomes: list[str] = []  # from xdist workers
+        self.plans: list[AdaptivePlan] = []
+        self._baseline: Any = None
 
     # -- GPU markers ---------------------------------------------------------------------------------------
 
@@ -184,6 +229,7 @@ class EnergySession:
         Probes the GPU only when such an item is selected. With ``--require-gpu`` no skip is added: the
         reason is kept and :meth:`fail_if_required` fails the item at setup instead.
         """
+        self.selection.add(items, selected=True)
         for item in items:
             reason = self.gpu_skip_reason(item)
             if reason is None:
@@ -193,6 +239,10 @@ class EnergySession:
                 item.stash[UNRUNNABLE_KEY] = reason
             else:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        """Hook: remember tests deselected by ``-k``/``-m`` (their baseline records are excused)."""
+        self.selection.add(items, selected=False)
 
     def fail_if_required(self, item: pytest.Item) -> None:
         """With ``--require-gpu``, fail an item :meth:`mark_items` found unrunnable."""
@@ -253,7 +303,8 @@ class EnergySession:
         Raises:
             ValueError: Another test of this session produced the same record id.
         """
-        record = build_record(test_id, test_name, measurements, latency_s, metadata)
+        key = self.selection.key(test_id) or test_id
+        record = build_record(key, test_name, measurements, latency_s, {**metadata, "node_id": test_id})
         if record.id in self.records:
             raise ValueError(
                 f"result record id {record.id!r} was already produced by {self.record_tests[record.id]} in "
@@ -274,6 +325,44 @@ class EnergySession:
         from t2v_energy_lib.results import expand_results_path
 
         return expand_results_path(path, self.provenance())
+
+    def baseline(self) -> Any:
+        """The ``--energy-baseline`` results, loaded once (None without the option)."""
+        if self._baseline is None and self.options.baseline_path is not None:
+            from t2v_energy_lib.results import load_results
+
+            self._baseline = load_results(self.options.baseline_path)
+        return self._baseline
+
+    def adaptive_plan(self, node_id: str, metadata: Mapping[str, Any], units: int) -> AdaptivePlan | None:
+        """With ``--energy-adaptive``, the plan of one benchmark (its baseline record's rounds, the caps)."""
+        if not self.options.adaptive:
+            return None
+        from t2v_energy_lib.results import Thresholds
+
+        record_id = record_id_for(self.selection.key(node_id) or node_id, metadata)
+        baseline = self.baseline()
+        base = baseline.by_id().get(record_id) if baseline is not None else None
+        if base is None and baseline is not None:
+            from t2v_energy_lib.results.identity import align_ids
+
+            aligned = {c: b for b, c in align_ids(baseline.by_id(), [record_id]).items()}
+            base = baseline.by_id().get(aligned.get(record_id, ""))
+        plan = AdaptivePlan(
+            record_id=record_id,
+            baseline=dict(base.rounds) if base is not None else None,
+            thresholds=Thresholds.parse(self.options.compare_fail),
+            units=units,
+            max_rounds=self.options.max_rounds,
+            max_seconds=self.options.max_seconds,
+            confidence=self.options.confidence,
+        )
+        self.plans.append(plan)
+        return plan
+
+    def adaptive_lines(self) -> list[str]:
+        """What adaptive mode did per benchmark (this process's plans; on the controller, the workers')."""
+        return sorted([*self.adaptive_outcomes, *(p.outcome for p in self.plans if p.outcome)])
 
     def writer(self) -> Any:
         """The result writer (created at the first record; resumes an existing file of the same hardware)."""
@@ -320,6 +409,8 @@ class EnergySession:
             "short_windows": self.short_windows,
             "notes": list(self.notes),
             "results_file": str(self.options.results_path) if self.records else None,
+            "selection": self.selection.to_report(),
+            "adaptive": self.adaptive_lines(),
         }
 
     # -- end of session ------------------------------------------------------------------------------------
@@ -350,6 +441,9 @@ class EnergySession:
 
     def _finish_controller(self, session: pytest.Session, exitstatus: int) -> None:
         assert self.xdist is not None
+        for report in self.xdist.reports.values():
+            self.selection.merge(report.get("selection", {}))
+            self.adaptive_outcomes.extend(report.get("adaptive", ()))
         merged, failure = self.xdist.merge_or_failure()
         if failure is not None:
             self._fail(session, failure)
@@ -363,38 +457,41 @@ class EnergySession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _gate(self, session: pytest.Session, merged: Any) -> None:
-        """Compare with the baseline: this process's records, or ``merged`` (the xdist controller's)."""
+        """Compare with the baseline: this process's records, or ``merged`` (the xdist controller's).
+
+        Fails the session on a regression, an undecided row under ``--energy-strict``, a baseline benchmark
+        selected here but not produced (unless ``--energy-allow-missing``), and a gate that compared nothing.
+        """
         from t2v_energy_lib.errors import T2VEnergyError
-        from t2v_energy_lib.results import ResultFile, Thresholds, compare, load_results
+        from t2v_energy_lib.results import ResultFile
 
         path = self.options.baseline_path
-        if not (merged.records if merged is not None else self.records):
-            self.notes.append(
-                f"--energy-baseline {path}: no energy results in this session; nothing compared"
-            )
-            return
         try:
-            baseline = load_results(path)
             current = merged or ResultFile(
                 provenance=self.provenance(),
                 records=tuple(self.records.values()),
                 path=self.results_file(),
             )
-            self.comparison = compare(
-                baseline,
-                current,
-                Thresholds.parse(self.options.compare_fail),
-                allow_hardware_mismatch=self.options.allow_hardware_mismatch,
-            )
+            self.comparison = gate_comparison(self.baseline(), current, self.options, self.selection)
         except T2VEnergyError as exc:
             self._fail(session, f"energy gate against {path} could not run: {exc}")
             return
-        if self.comparison.failures:
-            self._fail(
-                session,
-                f"energy gate: {len(self.comparison.failures)} regression(s) beyond "
-                f"{self.options.compare_fail} against {path}",
+        if self.options.summary_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+            from t2v_energy_lib.results.markdown import write_summary
+
+            for written in write_summary(self.comparison.format_markdown(), self.options.summary_path):
+                self.notes.append(f"gate summary (markdown) written to {written}")
+        failures = self.comparison.failures
+        if failures:
+            counts = {
+                v: sum(r.verdict == v for r in failures) for v in dict.fromkeys(r.verdict for r in failures)
+            }
+            what = ", ".join(
+                f"{n} {v}" if v != "regression" else f"{n} regression(s)" for v, n in counts.items()
             )
+            self._fail(session, f"energy gate: {what} beyond {self.options.compare_fail} against {path}")
+        for problem in self.comparison.problems:
+            self._fail(session, f"energy gate against {path}: {problem}")
 
     def summary_lines(self) -> list[str]:
         """What the terminal summary prints (empty when there is nothing to say)."""
@@ -417,6 +514,7 @@ class EnergySession:
         if self.xdist is not None:
             lines.extend(self.xdist.summary_lines())
         lines.extend(self.notes)
+        lines.extend(f"adaptive: {outcome}" for outcome in self.adaptive_lines())
         if self.comparison is not None:
             lines.append(self.comparison.format_table())
             lines.append(_improvement_line(self.comparison))
@@ -432,6 +530,18 @@ def _improvement_line(comparison: Any) -> str:
     return f"improvements: {listed}"
 
 
+def record_id_for(benchmark_key: str, metadata: Mapping[str, Any]) -> str:
+    """A record's id (see :mod:`t2v_energy_lib.results.identity`): ``record_id`` if given, else
+    ``suite/model/<settings id>/component`` when suite, model and component are all given, else the test key.
+    """
+    if metadata.get("record_id"):
+        return str(metadata["record_id"])
+    if all(metadata.get(k) for k in ("suite", "model", "component")):
+        settings = settings_id(metadata.get("settings"))
+        return f"{metadata['suite']}/{metadata['model']}/{settings}/{metadata['component']}"
+    return benchmark_key
+
+
 def build_record(
     test_id: str,
     test_name: str,
@@ -443,7 +553,9 @@ def build_record(
 
     The library's one builder (:func:`~t2v_energy_lib.results.record_builder.record_from_windows`) over the
     round windows, with pytest-benchmark's own timings as ``latency_s``; here only the id, suite, model and
-    component defaults of a test.
+    component defaults of a test. ``test_id`` is the test's invocation-independent key
+    (:func:`~t2v_energy_lib.results.identity.benchmark_key`), stored as ``extra["test"]``;
+    ``metadata["node_id"]``, when given, is kept as ``extra["node_id"]``.
     """
     from t2v_energy_lib.results.record_builder import record_from_windows
 
@@ -451,12 +563,8 @@ def build_record(
     model = metadata.get("model") or "unknown"
     component = metadata.get("component") or test_name
     settings = metadata.get("settings")
-    record_id = metadata.get("record_id")
-    if not record_id:
-        named = all(metadata.get(k) for k in ("suite", "model", "component"))
-        record_id = f"{suite}/{model}/{settings_id(settings)}/{component}" if named else test_id
     return record_from_windows(
-        record_id=record_id,
+        record_id=record_id_for(test_id, metadata),
         suite=suite,
         model=model,
         component=component,
@@ -464,5 +572,9 @@ def build_record(
         measurements=measurements,
         units_per_round=int(metadata.get("units_per_round", 1)),
         latency_s=latency_s,
-        extra={"test": test_id, "energy_meter": str(metadata.get("energy_meter", ""))},
+        extra={
+            "test": test_id,
+            **({"node_id": metadata["node_id"]} if metadata.get("node_id") else {}),
+            "energy_meter": str(metadata.get("energy_meter", "")),
+        },
     )

@@ -48,8 +48,8 @@ def test_comparing_a_file_with_itself_passes() -> None:
     result = compare(base, base)
     assert result.passed and result.regressions == ()
     assert len(result.rows) == 6  # 3 tests x (energy, latency)
-    assert {r.verdict for r in result.rows} == {"unchanged", "no-noise-estimate"}
-    assert row(result, VAE, "energy").verdict == "no-noise-estimate"  # one round: no interval
+    assert {r.verdict for r in result.rows} == {"unchanged", "excluded"}
+    assert row(result, VAE, "energy").verdict == "excluded"  # one round: no interval, out of the verdict
     assert all(r.ratio == 1.0 for r in result.rows)
     assert result.missing_ids == result.new_ids == result.version_changes == ()
 
@@ -71,7 +71,10 @@ def test_one_percent_change_inside_the_noise_passes_even_with_a_tiny_threshold()
     r = row(result, DENOISER, "energy")
     assert r.change > r.threshold  # above the threshold...
     assert r.ci_low < 1.0  # ...but inside the noise
-    assert r.verdict == "unchanged" and result.passed
+    assert r.ci_high > 1.005  # ...and the interval cannot rule out a change of the threshold's size
+    assert r.verdict == "undecided" and result.passed  # reported, not failing...
+    strict = compare(load_results(GOLDEN), variant(factor=1.01), thresholds, strict=True)
+    assert not strict.passed and row(strict, DENOISER, "energy") in strict.failures  # ...unless strict
 
 
 def test_improvement_is_reported_and_fails_only_two_sided() -> None:
@@ -81,11 +84,12 @@ def test_improvement_is_reported_and_fails_only_two_sided() -> None:
     assert [r.test_id for r in two.failures] == [DENOISER] and not two.passed
 
 
-def test_single_round_decides_on_threshold_alone() -> None:
-    up = row(compare(load_results(GOLDEN), variant(VAE, factor=1.10)), VAE, "energy")
-    assert up.verdict == "regression" and "no-noise" in up.flags and math.isnan(up.ci_low)
-    small = row(compare(load_results(GOLDEN), variant(VAE, factor=1.01)), VAE, "energy")
-    assert small.verdict == "no-noise-estimate"
+def test_single_round_is_excluded_from_the_verdict_with_a_note() -> None:
+    result = compare(load_results(GOLDEN), variant(VAE, factor=1.10))
+    up = row(result, VAE, "energy")
+    assert up.verdict == "excluded" and "no-noise" in up.flags and math.isnan(up.ci_low)
+    assert result.passed  # the threshold alone would turn one-round noise into false alarms
+    assert any("excluded from the verdict" in n and VAE in n for n in result.notes)
 
 
 def test_composed_records_are_flagged() -> None:

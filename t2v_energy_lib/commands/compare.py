@@ -1,8 +1,16 @@
-"""``t2v-energy compare A B``: compare two result sets, print the table, chart, exit 1 on regression.
+"""``t2v-energy compare A B``: compare two result sets, print the table, chart, markdown summary; exit code.
 
-A and B are result files, folders of them, or pytest-benchmark JSON files. Exit codes: 0 no regression,
-1 regression (or, with ``--two-sided``, an improvement beyond threshold and noise), 2 errors (the dispatcher
-prints this project's errors on one line).
+A and B are result files, folders of them, or pytest-benchmark JSON files. Exit codes:
+
+- 0: the gate passed: every baseline record was compared (or excused by ``--allow-missing``), none regressed;
+- 1: the gate failed: a regression beyond threshold and noise; a baseline record missing from B (without
+  ``--allow-missing``); an undecided row under ``--strict``; with ``--two-sided``, an improvement;
+- 2: unusable inputs: a file unreadable or of another schema, different hardware (without
+  ``--allow-hardware-mismatch``), a bad option, or nothing the two sets have in common to compare
+  (the dispatcher prints this project's errors on one line).
+
+``--summary PATH`` writes the markdown summary there; when ``GITHUB_STEP_SUMMARY`` is set it is appended
+there too.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 import argparse
 
 from t2v_energy_lib.errors import T2VEnergyError
+
+EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,6 +61,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="store_true",
         help="list every new test id (default: the first 5 and a count)",
     )
+    p.add_argument(
+        "--strict", action="store_true", help="an 'undecided' row (too few/noisy rounds to decide) fails"
+    )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="baseline records absent from the current set do not fail (they are still listed)",
+    )
+    p.add_argument(
+        "--summary", metavar="MD", help="write a markdown summary here (and to $GITHUB_STEP_SUMMARY)"
+    )
     p.set_defaults(func=run)
     return p
 
@@ -77,10 +98,21 @@ def run(args: argparse.Namespace) -> int:
         allow_hardware_mismatch=args.allow_hardware_mismatch,
         confidence=args.confidence,
         two_sided=args.two_sided,
+        strict=args.strict,
+        allow_missing=args.allow_missing,
     )
     print(format_comparison(comparison, max_ids=None if args.verbose else LISTED_IDS))
     if args.chart:
         from t2v_energy_lib.results.chart import write_ratio_chart
 
         print(f"chart: {write_ratio_chart(comparison, args.chart)}")
-    return 0 if comparison.passed else 1
+    from t2v_energy_lib.results.markdown import write_summary
+
+    for path in write_summary(comparison.format_markdown(), args.summary):
+        print(f"summary: {path}")
+    if not comparison.decided:
+        raise T2VEnergyError(
+            f"nothing to compare: {args.baseline} and {args.current} have no record id and gated metric in "
+            "common with rounds on both sides (exit 2: unusable inputs)"
+        )
+    return EXIT_PASS if comparison.passed else EXIT_FAIL

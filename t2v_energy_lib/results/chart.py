@@ -13,7 +13,8 @@ _COLOURS = {
     "regression": "#c0392b",
     "improvement": "#27ae60",
     "unchanged": "#7f8c8d",
-    "no-noise-estimate": "#f39c12",
+    "undecided": "#f39c12",
+    "excluded": "#bdc3c7",
 }
 
 

@@ -1,17 +1,25 @@
 """Compare two result sets and decide regressions: :class:`Thresholds`, :func:`compare`, :class:`Comparison`.
 
-Per test id present in both sets and per gated metric, the ratio of per-round means current/baseline gets a
-Welch interval (see :mod:`.stats` for why Welch). Verdicts, with ``change = ratio - 1`` and the metric's
-threshold ``thr``:
+Records are matched by id (:mod:`.identity`: the invocation-independent key; older node ids that differ only
+by their path prefix are aligned). Per matched id and gated metric, the ratio of per-round means
+current/baseline gets a Welch interval (see :mod:`.stats` for why Welch). Verdicts, with
+``change = ratio - 1``, the metric's threshold ``thr`` and the bounds ``[low, high]`` (each one-sided at
+``confidence``):
 
-- ``"regression"``: ``change > thr`` and the interval's lower bound ``> 1`` (the change exceeds the noise);
-- ``"improvement"``: ``-change > thr`` and the upper bound ``< 1``;
-- ``"unchanged"``: otherwise;
-- ``"no-noise-estimate"``: a side has one round, so there is no interval; within the threshold it gets this
-  verdict, beyond it the verdict is decided on the threshold alone (and the row is flagged ``no-noise``).
+- ``"regression"``: ``change > thr`` and ``low > 1`` (beyond the threshold *and* beyond the noise);
+- ``"improvement"``: ``-change > thr`` and ``high < 1``;
+- ``"unchanged"``: ``high < 1 + thr``: the interval rules out a regression of the threshold's size;
+- ``"undecided"``: none of these: the rounds are too few or too noisy to tell a change of ``thr`` from noise.
+  Reported always; a failure only when ``strict`` (the adaptive gate adds rounds until it decides);
+- ``"excluded"``: a side has one round (no noise estimate). A composed figure whose record names its measured
+  parts (``extra["parts"]``, formula ``text_encoder + num_inference_steps * denoiser_step + vae_decode``) is
+  instead decided from the parts' rounds (:func:`~.stats.combined_ratio_test`, flag ``from-parts``); any other
+  one-round figure is left out of the verdict with a note (the threshold alone would turn noise into alarms).
 
-One-sided by default: only regressions fail. ``two_sided=True`` uses two-sided intervals and p-values and also
-fails on improvements beyond threshold and noise (a benchmark that suddenly does less work is suspect).
+No silent pass (:attr:`Comparison.problems`): a comparison that decided nothing fails, and so does a baseline
+record absent from the current set unless it is excused (``excused_missing``: e.g. deselected with
+``-k``/``-m`` in the pytest session) or ``allow_missing`` is set. One-sided by default: only regressions fail.
+``two_sided=True`` uses two-sided intervals and also fails on improvements beyond threshold and noise.
 """
 
 from __future__ import annotations
@@ -23,14 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2v_energy_lib.errors import HardwareMismatchError
+from t2v_energy_lib.results.identity import align_ids
 from t2v_energy_lib.results.provenance import hardware_differences, version_changes
 from t2v_energy_lib.results.quantities import gate_metrics
 from t2v_energy_lib.results.schema import ResultFile, ResultRecord
-from t2v_energy_lib.results.stats import ratio_test, summarize
+from t2v_energy_lib.results.stats import RatioTest, combined_ratio_test, ratio_test, summarize
 
 #: Gate metric name -> rounds key, derived from the declared quantities (:mod:`.quantities`).
 METRICS: Mapping[str, str] = gate_metrics()
-VERDICTS = ("regression", "improvement", "unchanged", "no-noise-estimate")
+VERDICTS = ("regression", "improvement", "unchanged", "undecided", "excluded")
+COMPOSED_FORMULA = "text_encoder + num_inference_steps * denoiser_step + vae_decode"
 OVERRIDE_HINT = (
     "allow_hardware_mismatch=True (CLI: --allow-hardware-mismatch; pytest: --energy-allow-hardware-mismatch)"
 )
@@ -111,7 +121,7 @@ class ComparisonRow:
     """One test id and metric. Means are per unit of work, in the metric's unit (J or s).
 
     ``ci_low``, ``ci_high``, ``p_value`` are NaN without a noise estimate. ``flags`` holds ``no-noise``,
-    ``composed``, ``estimated``, ``summary-only`` where they apply.
+    ``from-parts``, ``composed``, ``estimated``, ``summary-only``, ``aligned`` where they apply.
     """
 
     test_id: str
@@ -137,7 +147,12 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The result of :func:`compare`; ``format_table()`` renders it for a terminal."""
+    """The result of :func:`compare`: ``format_table()`` for a terminal, ``format_markdown()`` for CI.
+
+    ``missing_ids`` are baseline ids absent from the current set; ``excused`` maps those that do not fail the
+    gate to the reason (deselected, not collected); ``aligned`` maps baseline ids matched to a current id by
+    :func:`~.identity.align_ids`.
+    """
 
     rows: tuple[ComparisonRow, ...]
     missing_ids: tuple[str, ...]
@@ -150,26 +165,71 @@ class Comparison:
     baseline_source: str | None = None
     current_source: str | None = None
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    strict: bool = False
+    allow_missing: bool = False
+    excused: Mapping[str, str] = field(default_factory=dict)
+    aligned: Mapping[str, str] = field(default_factory=dict)
+
+    def _with(self, verdict: str) -> tuple[ComparisonRow, ...]:
+        return tuple(r for r in self.rows if r.verdict == verdict)
 
     @property
     def regressions(self) -> tuple[ComparisonRow, ...]:
         """Rows whose verdict is ``"regression"``."""
-        return tuple(r for r in self.rows if r.verdict == "regression")
+        return self._with("regression")
 
     @property
     def improvements(self) -> tuple[ComparisonRow, ...]:
         """Rows whose verdict is ``"improvement"``."""
-        return tuple(r for r in self.rows if r.verdict == "improvement")
+        return self._with("improvement")
+
+    @property
+    def undecided(self) -> tuple[ComparisonRow, ...]:
+        """Rows whose verdict is ``"undecided"``."""
+        return self._with("undecided")
+
+    @property
+    def decided(self) -> tuple[ComparisonRow, ...]:
+        """Rows that entered the verdict (every verdict but ``"excluded"``)."""
+        return tuple(r for r in self.rows if r.verdict != "excluded")
 
     @property
     def failures(self) -> tuple[ComparisonRow, ...]:
-        """Rows that fail the gate: regressions, plus improvements when two-sided."""
-        return self.regressions + (self.improvements if self.two_sided else ())
+        """Rows that fail the gate: regressions, plus improvements when two-sided, undecided when strict."""
+        return (
+            self.regressions
+            + (self.improvements if self.two_sided else ())
+            + (self.undecided if self.strict else ())
+        )
+
+    @property
+    def unexcused_missing(self) -> tuple[str, ...]:
+        """Missing baseline ids that fail the gate (none with ``allow_missing``)."""
+        if self.allow_missing:
+            return ()
+        return tuple(i for i in self.missing_ids if i not in self.excused)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Failures of the gate beside failing rows: nothing compared, baseline records not produced."""
+        out = []
+        if not self.decided:
+            out.append(
+                "nothing compared: no test id and gated metric with rounds on both sides; a gate that judged "
+                "nothing fails (check that the baseline holds these tests and the same record ids)"
+            )
+        missing = self.unexcused_missing
+        if missing:
+            out.append(
+                f"{len(missing)} baseline benchmark(s) not produced by the current run: {_listed(missing)} "
+                "(run them, retake the baseline, or allow it: --energy-allow-missing / --allow-missing)"
+            )
+        return tuple(out)
 
     @property
     def passed(self) -> bool:
-        """True when no row fails the gate."""
-        return not self.failures
+        """True when no row fails the gate and the gate has no problem (:attr:`problems`)."""
+        return not self.failures and not self.problems
 
     def format_table(self) -> str:
         """Plain-text table plus missing/new ids, version changes and a summary line."""
@@ -177,17 +237,48 @@ class Comparison:
 
         return format_comparison(self)
 
+    def format_markdown(self) -> str:
+        """A markdown summary (table of ratios, intervals, verdicts; missing ids; versions changed)."""
+        from t2v_energy_lib.results.markdown import format_markdown
 
-def _verdict(change: float, thr: float, ci_low: float, ci_high: float, noise: bool) -> str:
-    if not noise:
-        if change > thr:
-            return "regression"
-        return "improvement" if -change > thr else "no-noise-estimate"
-    if change > thr and ci_low > 1.0:
+        return format_markdown(self)
+
+
+def _listed(ids: tuple[str, ...], most: int = 5) -> str:
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more (listed above)"
+
+
+def row_verdict(change: float, thr: float, test: RatioTest) -> str:
+    """One row's verdict (module docstring): regression, improvement, unchanged, undecided, excluded."""
+    if not test.noise_estimate:
+        return "excluded"
+    if change > thr and test.ci_low > 1.0:
         return "regression"
-    if -change > thr and ci_high < 1.0:
+    if -change > thr and test.ci_high < 1.0:
         return "improvement"
-    return "unchanged"
+    return "unchanged" if test.ci_high < 1.0 + thr else "undecided"
+
+
+def composed_parts(
+    record: ResultRecord, by_id: Mapping[str, ResultRecord], key: str
+) -> list[tuple[float, tuple[float, ...]]] | None:
+    """``(weight, rounds of key)`` of a composed record's measured parts; None when not decidable so.
+
+    Only records whose ``extra["formula"]`` is :data:`COMPOSED_FORMULA` and whose parts are all present with
+    at least 2 rounds of ``key``.
+    """
+    parts = record.extra.get("parts")
+    if record.extra.get("formula") != COMPOSED_FORMULA or not isinstance(parts, Mapping):
+        return None
+    steps = record.settings.get("num_inference_steps")
+    out = []
+    for name in ("text_encoder", "denoiser_step", "vae_decode"):
+        part = by_id.get(str(parts.get(name)))
+        if part is None or len(part.rounds.get(key, ())) < 2 or (name == "denoiser_step" and not steps):
+            return None
+        out.append((float(steps) if name == "denoiser_step" else 1.0, part.rounds[key]))
+    return out
 
 
 def _row(
@@ -196,6 +287,7 @@ def _row(
     base: ResultRecord,
     cur: ResultRecord,
     thr: float,
+    sets: tuple[Mapping[str, ResultRecord], Mapping[str, ResultRecord]],
     *,
     confidence: float,
     two_sided: bool,
@@ -204,11 +296,18 @@ def _row(
     b, c = base.rounds[key], cur.rounds[key]
     test = ratio_test(b, c, confidence=confidence, two_sided=two_sided)
     flags = [] if test.noise_estimate else ["no-noise"]
+    if not test.noise_estimate:
+        b_parts, c_parts = composed_parts(base, sets[0], key), composed_parts(cur, sets[1], key)
+        if b_parts and c_parts:
+            test = combined_ratio_test(b_parts, c_parts, confidence=confidence, two_sided=two_sided)
+            flags = ["from-parts"]
     for flag in ("composed", "estimated", "summary_only"):
         if base.extra.get(flag) or cur.extra.get(flag):
             flags.append(flag.replace("_", "-"))
+    if test_id != cur.id:
+        flags.append("aligned")
     return ComparisonRow(
-        test_id=test_id,
+        test_id=cur.id,
         metric=metric,
         rounds_key=key,
         baseline_mean=summarize(b).mean,
@@ -218,7 +317,7 @@ def _row(
         ci_high=test.ci_high,
         p_value=test.p_value,
         threshold=thr,
-        verdict=_verdict(test.ratio - 1.0, thr, test.ci_low, test.ci_high, test.noise_estimate),
+        verdict=row_verdict(test.ratio - 1.0, thr, test),
         n_baseline=len(b),
         n_current=len(c),
         flags=tuple(flags),
@@ -233,6 +332,9 @@ def compare(
     allow_hardware_mismatch: bool = False,
     confidence: float = 0.99,
     two_sided: bool = False,
+    strict: bool = False,
+    allow_missing: bool = False,
+    excused_missing: Mapping[str, str] | None = None,
 ) -> Comparison:
     """Compare ``current`` against ``baseline`` test by test and metric by metric.
 
@@ -245,6 +347,9 @@ def compare(
             are kept in :attr:`Comparison.hardware_differences` and printed).
         confidence: Confidence of the interval bounds.
         two_sided: Two-sided intervals; improvements beyond threshold and noise fail too.
+        strict: ``"undecided"`` rows fail the gate.
+        allow_missing: Baseline records absent from the current set do not fail the gate.
+        excused_missing: Baseline id -> why its absence does not fail the gate (e.g. deselected).
 
     Raises:
         HardwareMismatchError: The provenances differ in GPU model, driver or power limit and the override
@@ -261,9 +366,11 @@ def compare(
             f"baseline from the same machine, or pass {OVERRIDE_HINT} to compare anyway."
         )
     base_by_id, cur_by_id = baseline.by_id(), current.by_id()
-    rows, notes = [], []
-    for test_id in (r.id for r in baseline.records if r.id in cur_by_id):
-        base, cur = base_by_id[test_id], cur_by_id[test_id]
+    aligned = dict(align_ids(base_by_id, cur_by_id))
+    matched = {i: aligned.get(i, i) for i in base_by_id if aligned.get(i, i) in cur_by_id}
+    rows, notes = [], [f"{b}: matched to {c} (same test, path prefix differs)" for b, c in aligned.items()]
+    for test_id in (r.id for r in baseline.records if r.id in matched):
+        base, cur = base_by_id[test_id], cur_by_id[matched[test_id]]
         for metric in thresholds.limits:
             key = METRICS[metric]
             if key not in base.rounds or key not in cur.rounds:
@@ -275,14 +382,25 @@ def compare(
                 notes.append(f"{test_id}: baseline mean {key} is not positive; no ratio, not compared")
                 continue
             thr = thresholds.threshold_for(metric, base.rounds[key])
-            rows.append(_row(test_id, metric, base, cur, thr, confidence=confidence, two_sided=two_sided))
+            sets = (base_by_id, cur_by_id)
+            rows.append(
+                _row(test_id, metric, base, cur, thr, sets, confidence=confidence, two_sided=two_sided)
+            )
+    excluded = sorted({r.test_id for r in rows if r.verdict == "excluded"})
+    if excluded:
+        notes.append(
+            f"{len(excluded)} one-round figure(s) excluded from the verdict (no noise estimate, no measured "
+            f"parts to decide from): {', '.join(excluded)}"
+        )
     for metric in thresholds.limits:
         if not any(r.metric == metric for r in rows):
             notes.append(f"{metric} ({METRICS[metric]}) is in no test common to both sets: not gated")
+    missing = tuple(r.id for r in baseline.records if r.id not in matched)
+    excused = {i: reason for i, reason in (excused_missing or {}).items() if i in missing}
     return Comparison(
         rows=tuple(rows),
-        missing_ids=tuple(r.id for r in baseline.records if r.id not in cur_by_id),
-        new_ids=tuple(r.id for r in current.records if r.id not in base_by_id),
+        missing_ids=missing,
+        new_ids=tuple(r.id for r in current.records if r.id not in set(matched.values())),
         version_changes=version_changes(baseline.provenance, current.provenance),
         confidence=confidence,
         two_sided=two_sided,
@@ -291,4 +409,8 @@ def compare(
         baseline_source=b_src,
         current_source=c_src,
         thresholds=dict(thresholds.limits),
+        strict=strict,
+        allow_missing=allow_missing,
+        excused=excused,
+        aligned=aligned,
     )

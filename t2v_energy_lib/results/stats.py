@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -125,3 +125,60 @@ def ratio_test(
         high = sps.ttest_ind(c, b, equal_var=False, alternative="less").confidence_interval(confidence).high
         p = float(res.pvalue)
     return RatioTest(ratio, 1.0 + float(low) / mean_b, 1.0 + float(high) / mean_b, p, noise_estimate=True)
+
+
+def combined_ratio_test(
+    baseline: Sequence[tuple[float, Sequence[float]]],
+    current: Sequence[tuple[float, Sequence[float]]],
+    *,
+    confidence: float = 0.99,
+    two_sided: bool = False,
+) -> RatioTest:
+    """Welch's test on a weighted sum of measured parts, as a ratio current/baseline of the sums.
+
+    A composed figure (``text_encoder + S x denoiser_step + vae_decode``) has one value per side, hence no
+    noise of its own; its parts have rounds. The sum's mean is ``sum(w_k * mean_k)``, the variance of that
+    mean ``sum(w_k**2 * var_k / n_k)`` over both sides, and the degrees of freedom Welch-Satterthwaite's.
+    With one part of weight 1 this is :func:`ratio_test` exactly.
+
+    Args:
+        baseline: ``(weight, raw rounds)`` per part, baseline side.
+        current: The same parts, in the same order, current side.
+        confidence: Confidence of each bound (one-sided) or of the interval (two-sided).
+        two_sided: Two-sided interval and p-value.
+
+    Raises:
+        ValueError: Parts differ in number, a part has fewer than 2 rounds, the baseline sum is not positive,
+            or ``confidence`` is not in (0, 1).
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if len(baseline) != len(current) or not baseline:
+        raise ValueError("combined_ratio_test needs the same, non-empty list of parts on both sides")
+    mean_b = mean_c = var = df_den = 0.0
+    for (wb, vb), (wc, vc) in zip(baseline, current, strict=True):
+        for weight, values in ((wb, vb), (wc, vc)):
+            if len(values) < 2:
+                raise ValueError("every part needs at least 2 rounds for a noise estimate")
+            term = weight**2 * statistics.variance(values) / len(values)
+            var += term
+            df_den += term**2 / (len(values) - 1)
+        mean_b += wb * statistics.fmean(vb)
+        mean_c += wc * statistics.fmean(vc)
+    if mean_b <= 0:
+        raise ValueError(f"baseline sum is {mean_b!r}; a ratio needs a positive baseline")
+    ratio = mean_c / mean_b
+    diff = mean_c - mean_b
+    if var == 0:
+        p = 1.0 if diff == 0 else (0.0 if diff > 0 or two_sided else 1.0)
+        return RatioTest(ratio, ratio, ratio, p, noise_estimate=True)
+    from scipy import stats as sps
+
+    se, df = math.sqrt(var), var**2 / df_den
+    q = (1 + confidence) / 2 if two_sided else confidence
+    half = float(sps.t.ppf(q, df)) * se
+    t_stat = diff / se
+    p = float(2 * sps.t.sf(abs(t_stat), df)) if two_sided else float(sps.t.sf(t_stat, df))
+    return RatioTest(
+        ratio, 1.0 + (diff - half) / mean_b, 1.0 + (diff + half) / mean_b, p, noise_estimate=True
+    )

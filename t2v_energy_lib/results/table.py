@@ -30,7 +30,7 @@ def _cells(row: ComparisonRow) -> tuple[str, ...]:
         ci,
         p,
         f"{row.threshold:.1%}",
-        row.verdict.upper() if row.verdict == "regression" else row.verdict,
+        row.verdict.upper() if row.verdict in ("regression", "undecided") else row.verdict,
         ",".join(row.flags),
     )
 
@@ -67,7 +67,8 @@ def format_comparison(comparison: Comparison, max_ids: int | None = LISTED_IDS) 
     mode = "two-sided" if comparison.two_sided else "one-sided"
     lines = [
         f"t2v-energy compare: baseline {comparison.baseline_source} -> current {comparison.current_source}",
-        f"ratio = current/baseline mean per unit of work; Welch {comparison.confidence:.0%} {mode} interval",
+        f"ratio = current/baseline mean per unit of work; Welch {comparison.confidence * 100:.4g}% {mode} "
+        "interval",
     ]
     if comparison.hardware_differences:
         lines.append(
@@ -78,20 +79,40 @@ def format_comparison(comparison: Comparison, max_ids: int | None = LISTED_IDS) 
         lines += _grid([_cells(r) for r in comparison.rows])
     else:
         lines.append("(no test id and metric in common)")
-    if comparison.missing_ids:  # listed in full: each one is a test the current set did not produce
-        lines += ["", f"missing in current ({len(comparison.missing_ids)}):"]
-        lines += [f"  {i}" for i in comparison.missing_ids]
+    lines += _missing_lines(comparison)
     lines += _id_lines("new in current", comparison.new_ids, max_ids)
     if comparison.version_changes:
         lines += ["", "versions changed:", *(f"  {n}: {a} -> {b}" for n, a, b in comparison.version_changes)]
     if comparison.notes:
         lines += ["", "notes:", *(f"  {n}" for n in comparison.notes)]
-    counts = {v: sum(r.verdict == v for r in comparison.rows) for v in ("regression", "improvement")}
-    status = "PASSED" if comparison.passed else "FAILED"
-    lines += [
-        "",
-        f"{status}: {counts['regression']} regression(s), {counts['improvement']} improvement(s), "
-        f"{len(comparison.rows)} comparison(s), {len(comparison.missing_ids)} missing, "
-        f"{len(comparison.new_ids)} new",
-    ]
+    lines += ["", *(f"GATE FAILURE: {p}" for p in comparison.problems), summary_line(comparison)]
     return "\n".join(lines)
+
+
+def _missing_lines(comparison: Comparison) -> list[str]:
+    if not comparison.missing_ids:
+        return []
+    lines = ["", f"missing in current ({len(comparison.missing_ids)}):"]
+    for test_id in comparison.missing_ids:
+        if test_id in comparison.excused:
+            why = f"not a failure: {comparison.excused[test_id]}"
+        elif comparison.allow_missing:
+            why = "not a failure: missing allowed explicitly"
+        else:
+            why = "FAILS the gate: not produced"
+        lines.append(f"  {test_id}  ({why})")
+    return lines
+
+
+def summary_line(comparison: Comparison) -> str:
+    """``PASSED|FAILED: n regression(s), ...`` (the last line of the table)."""
+    counts = {v: sum(r.verdict == v for r in comparison.rows) for v in ("regression", "improvement")}
+    undecided = len(comparison.undecided)
+    status = "PASSED" if comparison.passed else "FAILED"
+    strict = " (strict: fails)" if comparison.strict and undecided else ""
+    return (
+        f"{status}: {counts['regression']} regression(s), {counts['improvement']} improvement(s), "
+        f"{undecided} undecided{strict}, {len(comparison.decided)} comparison(s), "
+        f"{len(comparison.rows) - len(comparison.decided)} excluded, {len(comparison.missing_ids)} missing "
+        f"({len(comparison.unexcused_missing)} failing), {len(comparison.new_ids)} new"
+    )
