@@ -467,12 +467,14 @@ class EnergySession:
 
         path = self.options.baseline_path
         try:
+            baseline = self.baseline()
+            # Nothing measured: no hardware to check, so no provenance is collected (it would probe the GPU
+            # and import torch for a comparison that fails anyway as "nothing compared").
+            provenance = self.provenance() if self.records else baseline.provenance
             current = merged or ResultFile(
-                provenance=self.provenance(),
-                records=tuple(self.records.values()),
-                path=self.results_file(),
+                provenance=provenance, records=tuple(self.records.values()), path=self.results_file()
             )
-            self.comparison = gate_comparison(self.baseline(), current, self.options, self.selection)
+            self.comparison = gate_comparison(baseline, current, self.options, self.selection)
         except T2VEnergyError as exc:
             self._fail(session, f"energy gate against {path} could not run: {exc}")
             return
