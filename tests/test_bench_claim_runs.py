@@ -85,3 +85,20 @@ def test_gpu_script_calls_the_entry_points_with_timeouts(script: str) -> None:
     assert "timeout -s INT" in text and text.count("\nrun ") == 3  # every job bounded
     limits = [int(line.split()[1]) for line in text.splitlines() if line.startswith("run ")]
     assert sum(limits) <= 8 * 60, limits
+
+
+def test_weights_study_inputs_match_a_bfloat16_model_with_float32_parts() -> None:
+    """A bf16 Wan keeps some block parameters in float32: the inputs take the dtype most weights have.
+
+    The H200 run of the study failed on float32 latents fed to the bf16 patch embedding.
+    """
+    from t2v_energy_lib.bench.weights_study import forward_inputs
+    from t2v_energy_lib.models import get_spec
+    from t2v_energy_lib.models.builder import build_component
+
+    model = build_component(get_spec("wan2.1-t2v-1.3b-tiny"), "transformer", device="cpu", dtype="bfloat16")
+    assert {p.dtype for p in model.parameters()} == {torch.float32, torch.bfloat16}
+    inputs = forward_inputs(model, (64, 64, 9), 1.0, torch.Generator().manual_seed(0))
+    assert inputs["hidden_states"].dtype == torch.bfloat16
+    with torch.no_grad():
+        assert torch.isfinite(model(**inputs)[0].float()).all()

@@ -113,6 +113,12 @@ def _slower_steps(records: Records) -> None:
         _scale(r, {"latency_s": 5.0})
 
 
+def _slower_steps_in_sweeps(folder: Path) -> None:
+    """Every measured step of both sweeps 5x slower (whichever GPU of the folder has a measured ceiling)."""
+    for suite in ("resolution", "frames"):
+        _edit(folder, suite, _slower_steps)
+
+
 def _composed_loops_raised(records: Records) -> None:
     for r in _of(records, "denoise_loop"):
         if r["settings"]["num_inference_steps"] >= 20:  # S = 20..200, composed past the 16-step trace
@@ -143,7 +149,7 @@ MUTATIONS: list[tuple[str, str | None, Callable[..., None], str]] = [
     ("frames^1.1", "frames", _power_law(1.1), "quadratic_in_frames"),
     ("frames^1.3", "frames", _power_law(1.3), "quadratic_in_frames"),
     ("straight top 3 frames", "frames", _straight_top(3), "quadratic_in_frames"),
-    ("5x slower steps (resolution)", "resolution", _slower_steps, "compute_bound"),
+    ("5x slower steps (resolution and frames)", None, _slower_steps_in_sweeps, "compute_bound"),
     ("no measured ceiling", None, _drop_ceiling, "compute_bound"),
     ("4 composed videos +20% (resolution)", "resolution", _raise_composed(4, 1.2), "composition"),
     ("4 composed videos +20% (frames)", "frames", _raise_composed(4, 1.2), "composition"),

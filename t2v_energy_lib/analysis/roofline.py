@@ -29,6 +29,7 @@ from t2v_energy_lib.analysis.points import (
     token_length_of,
 )
 from t2v_energy_lib.errors import MissingResultsError, TooFewPointsError
+from t2v_energy_lib.results.machine import gpu_uuids
 
 STABLE_MIN_TOKENS = 30_000
 STABLE_MAX_RATIO = 1.35
@@ -61,8 +62,12 @@ class MeasuredCeiling:
 
 
 def _gpu_uuid(record: Any) -> str | None:
+    """The one GPU a record ran on (the results layer's rule, any machine-state layout), else None."""
+    uuids = gpu_uuids(record)
+    if len(uuids) == 1:
+        return next(iter(uuids))
     state = record.machine_state or {}
-    return state.get("gpu_uuid") or state.get("uuid")
+    return state.get("gpu_uuid") if not uuids else None
 
 
 def measured_ceilings(rf: Any) -> dict[str | None, MeasuredCeiling]:

@@ -120,7 +120,12 @@ def forward_inputs(
     shape = (1, int(cfg.in_channels), (f - 1) // 4 + 1, h // 8, w // 8)
     latents = torch.randn(shape, generator=generator, device=param.device, dtype=torch.float32) * latent_scale
     text = torch.randn((1, TEXT_TOKENS, int(cfg.text_dim)), generator=generator, device=param.device)
-    dtype = next(p.dtype for n, p in model.named_parameters() if n.startswith("blocks."))
+    # the dtype most of the weights have: the first parameter of a block can be one the model keeps in float32
+    # (Wan's scale_shift_table), which gave float32 inputs to a bfloat16 patch embedding on the H200
+    by_dtype: dict[Any, int] = {}
+    for p in model.parameters():
+        by_dtype[p.dtype] = by_dtype.get(p.dtype, 0) + p.numel()
+    dtype = max(by_dtype, key=by_dtype.__getitem__)
     return {
         "hidden_states": latents.to(dtype),
         "timestep": torch.tensor([500], device=param.device),
