@@ -14,6 +14,8 @@ band). Here: the leave-one-out arithmetic itself, on SYNTHETIC numbers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from t2v_energy_lib.bench.compose import composition_checks
@@ -33,3 +35,30 @@ def test_the_overhead_of_a_point_never_comes_from_that_point() -> None:
     assert checks[("p0", "latency_s")].overhead == pytest.approx((1 + 1 + 5) / 3)
     with pytest.raises(ValueError, match=">= 2 settings"):
         composition_checks({"p0": points["p0"]})
+
+
+def test_a_cpu_run_without_gpu_energy_is_judged_on_latency(tmp_path: Path) -> None:
+    """A CPU run's validation points carry no GPU energy: the composition claim judges latency alone.
+
+    (The CPU main job's report failed with a KeyError on 'gpu_energy_j' before.)
+    """
+    import json
+    import shutil
+
+    from t2v_energy_lib.analysis.claims import CLAIMS
+
+    stored = Path(__file__).parent.parent / "baselines" / "nvidia-h200" / "0.42.1"
+    folder = tmp_path / "cpu-like"
+    folder.mkdir()
+    for suite in ("validation", "cross_model"):
+        doc = json.loads((stored / f"{suite}.json").read_text())
+        for record in doc["records"]:
+            for key in [k for k in record.get("rounds", {}) if "energy" in k]:
+                del record["rounds"][key]
+        (folder / f"{suite}.json").write_text(json.dumps(doc))
+    shutil.copy(stored / "required.toml", folder / "required.toml")
+    result = CLAIMS["composition"](str(folder))
+    judged = {row.quantity for row in result.rows if "vs measured" in row.figure}
+    assert result.rows and judged == {"latency_s"}
+    generations = CLAIMS["complete_generations"](str(folder))
+    assert generations.rows and {row.quantity for row in generations.rows} == {"latency_s"}

@@ -98,8 +98,17 @@ def _validation_rows(rf: Any) -> list[ClaimRow]:
             needed=2,
             found=len(points),
         )
+    # a CPU run has no GPU energy: judge the quantities that every point measured (latency at least)
+    quantities = [q for q in QUANTITIES if all(q in c and q in m for c, m in points.values())]
+    if not quantities:
+        raise TooFewPointsError(
+            f"undecided: the validation points share no measured quantity of {', '.join(QUANTITIES)}",
+            suite="validation",
+            needed=1,
+            found=0,
+        )
     rows = []
-    for c in composition_checks(points, QUANTITIES):
+    for c in composition_checks(points, quantities):
         figure = (
             f"composed + overhead {c.overhead:.4g} (other points) vs measured: {c.relative_difference:+.2%} "
             f"(raw {c.raw_relative_difference:+.2%}; band {COMPOSITION_BAND:.0%})"
@@ -151,7 +160,7 @@ def check_complete_generations(results: Any) -> ClaimResult:
             rows.append(ClaimRow(e2e.id, "-", False, "no composed record at the same settings"))
             continue
         c, m = means(composed.rounds), means(e2e.rounds)
-        for q in QUANTITIES:
+        for q in (q for q in QUANTITIES if q in c and q in m):  # a CPU run has no GPU energy
             diff = (c[q] - m[q]) / m[q]
             rows.append(
                 ClaimRow(e2e.id, q, abs(diff) <= COMPOSITION_BAND, f"composed vs measured {diff:+.2%}")
