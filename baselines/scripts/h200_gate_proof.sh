@@ -50,6 +50,9 @@ session() {  # session <name> <site> [pytest args...]: one pytest run from USERD
         >"$L/$name.log" 2>&1
     local rc=$?
     echo "   $name: pytest exit $rc after ${SECONDS}s" | tee -a "$L/proof.txt"
+    # keep the session's records at once: a later limit must not lose them (a call's outer limit once cut the
+    # copy at the end of this script, and the sessions' JSON files stayed on the runner)
+    if [ -s "$STORE/$name.json" ]; then mkdir -p "$OUT/results/$name"; cp "$STORE/$name.json" "$OUT/results/$name/results.json"; fi
     return $rc
 }
 session base-0.42.1 /tmp/site042
@@ -67,8 +70,7 @@ PYTHONPATH="/tmp/site042:$REPO" timeout 120 python3 -m t2v_energy_lib.results.po
     --trials "${TRIALS:-500}" >"$L/power.log" 2>&1 || echo "   power simulation failed (see logs/power.log)" | tee -a "$L/proof.txt"
 echo "PROOF: 0.35.2 gate exit $rc035 (expected 1: fails with the table), 0.42.1 gate exit $rc042 (expected 0)," \
     "total ${SECONDS}s" | tee -a "$L/proof.txt"
-for f in "$STORE"/*.json; do  # one folder per result file: the three share record ids (a folder merges its files)
-    n=$(basename "$f" .json); mkdir -p "$OUT/results/$n"; cp "$f" "$OUT/results/$n/results.json"
-done
+# (each session's result file was copied to $OUT/results/<session>/results.json as soon as it ended: one folder
+# per file, since the three share record ids and a folder merges its files)
 cp "$USERDIR/test_my_gate.py" "$OUT/results/"
 tail -n 45 "$L/gate-0.35.2.log"; tail -n 25 "$L/gate-0.42.1.log"; cat "$L/proof.txt"
