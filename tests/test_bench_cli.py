@@ -88,3 +88,28 @@ def test_complete_generations_run_wherever_the_cross_model_claim_requires_them()
     args = build_parser().parse_args(["characterize"])
     assert args.e2e_max_s == COMPLETE_GENERATION_MAX_S
     assert RunOptions(out_dir=Path(".")).e2e_max_s == COMPLETE_GENERATION_MAX_S
+
+
+def test_a_gpu_characterisation_brings_its_own_ceiling_calibration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compute-bound claim needs a ceiling measured on the same GPU: each GPU run calibrates once."""
+    import json
+
+    from t2v_energy_lib.bench import calibrate
+    from t2v_energy_lib.commands.characterize import calibrate_once
+
+    calls: list[tuple[Path, int]] = []
+
+    def fake_calibration(path: Path, device: int = 0) -> dict:
+        calls.append((path, device))
+        doc = {"provenance": {"gpu": {"uuid": "GPU-this"}}, "records": []}
+        Path(path).write_text(json.dumps(doc))
+        return doc
+
+    monkeypatch.setattr(calibrate, "run_calibration", fake_calibration)
+    line = calibrate_once(tmp_path, "cuda:1", "GPU-this")
+    assert calls == [(tmp_path / "calibration.json", 1)] and "measured" in line
+    assert "kept" in calibrate_once(tmp_path, "cuda:1", "GPU-this") and len(calls) == 1
+    other = calibrate_once(tmp_path, "cuda:0", "GPU-other")
+    assert len(calls) == 1 and "GPU-this" in other and "bench.calibrate" in other
