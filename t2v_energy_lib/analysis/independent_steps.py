@@ -16,7 +16,6 @@ from typing import Any
 from t2v_energy_lib.analysis.fits import fit_linear
 
 #: Component of a whole denoising loop of S steps measured as one run per round.
-RUN_COMPONENT = "denoise_run"
 #: Fewest distinct step counts, and runs per step count, the judgement needs.
 MIN_STEP_COUNTS = 3
 MIN_RUNS = 2

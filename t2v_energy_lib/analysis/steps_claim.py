@@ -12,7 +12,6 @@ from typing import Any
 from t2v_energy_lib.analysis import independent_steps
 from t2v_energy_lib.analysis.claim import ClaimResult, ClaimRow
 from t2v_energy_lib.analysis.fits import fit_linear, max_relative_deviation
-from t2v_energy_lib.analysis.independent_steps import RUN_COMPONENT
 from t2v_energy_lib.analysis.points import (
     ENERGY_KEY,
     LATENCY_KEY,
@@ -38,6 +37,7 @@ from t2v_energy_lib.analysis.sweeps import (
     model_entry,
     source_of,
 )
+from t2v_energy_lib.bench.steps_runs import RUN_COMPONENT
 from t2v_energy_lib.errors import TooFewPointsError
 
 

@@ -303,3 +303,17 @@ def _timeline(window: Measurement) -> dict[str, dict[str, list[float]]] | None:
     """The window's GPU power samples, JSON-ready (``{"<device>": {"timestamps_s", "power_w"}}``), or None."""
     timeline = getattr(window.gpu, "timeline", None)
     return {str(d): tl.to_dict() for d, tl in timeline.items()} if timeline else None
+
+
+#: The CPU smoke run's windows and rounds (tiny variants: short windows, few decodes and videos).
+CPU_CONFIG = MeasureConfig(
+    target_window_s=0.2,
+    text_window_s=0.1,
+    rounds=3,
+    vae_rounds=2,
+    vae_rounds_long=2,
+    long_decode_s=1.0,
+    max_steps_per_window=8,
+    max_text_reps=20,
+    e2e_rounds=2,
+)

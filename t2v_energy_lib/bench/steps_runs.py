@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from t2v_energy_lib.analysis.independent_steps import RUN_COMPONENT
 from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.measure import MeasureConfig, Series, ShapeMeasurer
 from t2v_energy_lib.bench.runner import default_build, token_length
@@ -36,6 +35,8 @@ from t2v_energy_lib.results import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter
 
 SUITE = "steps"
+#: The component of one whole denoising loop of S steps (an independent run; the steps claim reads these).
+RUN_COMPONENT = "denoise_run"
 #: The file the runs go to (suite "steps"): beside a folder's steps.json (the traced run), never over it.
 FILE_NAME = "steps_independent.json"
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from t2v_energy_lib.bench.measure import MeasureConfig
+from t2v_energy_lib.bench.measure import CPU_CONFIG, MeasureConfig
 from t2v_energy_lib.bench.runner import RunOptions
 from t2v_energy_lib.bench.scenarios import SUITES
 from t2v_energy_lib.commands.quiet import LibraryOutput, library_output_to
@@ -32,17 +32,6 @@ CPU_BANNER = (
     "*** CPU RUN: no GPU in use. Running the sweeps on the TINY Wan variant (cross_model: the tiny variant "
     "of each model) at scaled-down shapes: "
     "latency and ESTIMATED host energy only. These are NOT measurements of the study's models or shapes. ***"
-)
-CPU_CONFIG = MeasureConfig(
-    target_window_s=0.2,
-    text_window_s=0.1,
-    rounds=3,
-    vae_rounds=2,
-    vae_rounds_long=2,
-    long_decode_s=1.0,
-    max_steps_per_window=8,
-    max_text_reps=20,
-    e2e_rounds=2,
 )
 
 

@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the job; exit 0 when every model was measured, 1 when one failed (its error record is stored)."""
     args = parse_args(argv)
     from t2v_energy_lib.bench.api import run_provenance
+    from t2v_energy_lib.bench.measure import CPU_CONFIG
     from t2v_energy_lib.bench.runner import Characterizer, RunOptions
     from t2v_energy_lib.bench.suites import profile_point, validation_point
-    from t2v_energy_lib.commands.characterize import CPU_CONFIG
     from t2v_energy_lib.versions.selection import SUITE, history_scenarios
 
     tiny = args.device == "cpu"
