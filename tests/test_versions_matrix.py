@@ -129,3 +129,19 @@ def test_install_unpacks_the_version_and_names_missing_wheels(tmp_path: Path) ->
 def test_job_environment_puts_the_version_first_and_keeps_the_rest(tmp_path: Path) -> None:
     got = env.env_vars(tmp_path / "v", ROOT, {"PYTHONPATH": "/tmp/site", "X": "1"})
     assert got["PYTHONPATH"].split(":") == [str(tmp_path / "v"), str(ROOT), "/tmp/site"] and got["X"] == "1"
+
+
+def test_the_download_commands_fill_every_wheelhouse_the_environments_search(tmp_path: Path) -> None:
+    """What `python -m t2v_energy_lib.versions.env --run` downloads is what each install looks for."""
+    from t2v_energy_lib.versions.env import download_commands, wheelhouses, wheels_for
+
+    specs = resolve(None)
+    for command in download_commands(tmp_path, specs):
+        assert command[2:4] == ["pip", "download"] and "--no-deps" in command
+        folder = Path(command[command.index("-d") + 1])
+        folder.mkdir(parents=True, exist_ok=True)
+        for requirement in command[command.index("-d") + 2 :]:  # stand-ins named as pip names wheels
+            name, _, version = requirement.partition("==")
+            (folder / f"{name}-{version or '1.0'}-py3-none-any.whl").write_bytes(b"")
+    for spec in specs:
+        assert wheels_for(spec, wheelhouses(tmp_path, spec.diffusers))

@@ -194,3 +194,60 @@ def probe(target: Path | None, repo: str | Path, pipelines: Sequence[str], timeo
             f"probing the environment {target} failed (exit {run.returncode}): {run.stderr[-800:]}"
         ) from None
     return Probe(versions=data["versions"], pipelines=data["pipelines"])
+
+
+#: Wheels shared by several versions go to one folder (searched after each version's own).
+SHARED_WHEELS: tuple[str, ...] = ("ftfy", "wcwidth")
+
+
+def download_commands(
+    root: str | Path, specs: Sequence[VersionSpec], python: str = "python3"
+) -> list[list[str]]:
+    """The ``pip download`` commands that fill the wheelhouse of ``specs`` under ``<root>/.whl-versions``.
+
+    Each version's diffusers and its own extra wheels go to ``.whl-versions/<version>/``; the wheels several
+    versions share (:data:`SHARED_WHEELS`) and :data:`COMMON_WHEELS` to ``.whl-versions/shared/``. Pure
+    wheels for CPython 3.12 on manylinux x86-64 (the GPU runner), without dependencies: the matrix names every
+    wheel an environment needs. Commands are returned, not run, so that a caller can show or run them.
+    """
+    root = Path(root) / ".whl-versions"
+
+    def command(folder: Path, requirements: Sequence[str]) -> list[str]:
+        return [
+            python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
+            "--platform", "manylinux2014_x86_64", "-d", str(folder), *requirements,
+        ]  # fmt: skip
+
+    shared: dict[str, None] = dict.fromkeys(COMMON_WHEELS)
+    commands = []
+    for spec in specs:
+        own = [r for r in spec.requirements if _norm(r.partition("==")[0]) not in map(_norm, SHARED_WHEELS)]
+        shared.update(dict.fromkeys(r for r in spec.wheels if r not in own))
+        commands.append(command(root / spec.diffusers, own))
+    commands.append(command(root / "shared", list(shared)))
+    return commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m t2v_energy_lib.versions.env [--versions SEL] [--run]``: fill the local wheelhouse."""
+    import argparse
+    import shlex
+    import subprocess
+
+    from t2v_energy_lib.versions.matrix import resolve
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--versions", default=None, help="version selection (default: the whole matrix)")
+    parser.add_argument("--root", default=".", help="the project root (wheels go to <root>/.whl-versions)")
+    parser.add_argument("--run", action="store_true", help="run the downloads (default: print them)")
+    args = parser.parse_args(argv)
+    commands = download_commands(args.root, resolve(args.versions))
+    for cmd in commands:
+        print(shlex.join(cmd), flush=True)
+        if args.run:
+            subprocess.run(cmd, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
