@@ -178,3 +178,10 @@ def test_result_files_are_readable_by_others(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+
+
+def test_predict_missing_calibration_file_is_named_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*WAN, "--gpu", str(tmp_path / "h200-cal.json")]) == 2
+    _one_line_error(capsys, "--gpu", "no such calibration file")

@@ -121,9 +121,18 @@ def _calibration(args: argparse.Namespace) -> Any:
     """The calibration file ``--gpu`` names, or None when it names a datasheet GPU."""
     from pathlib import Path
 
+    from t2v_energy_lib.errors import InvalidSettingsError
     from t2v_energy_lib.theory.calibration import GpuCalibration
 
-    return GpuCalibration.from_json(args.gpu) if Path(args.gpu).is_file() else None
+    path = Path(args.gpu)
+    if path.is_file():
+        return GpuCalibration.from_json(path)
+    if path.suffix == ".json" or len(path.parts) > 1:
+        raise InvalidSettingsError(
+            f"--gpu {args.gpu}: no such calibration file; measure one on the GPU with "
+            "`python -m t2v_energy_lib.bench.calibrate OUT.json`, or name a datasheet GPU (h100, h200, ...)"
+        )
+    return None
 
 
 def _gpu(args: argparse.Namespace) -> Any:
