@@ -136,6 +136,18 @@ def test_folder_merges_files_recursively_and_skips_temp_files(tmp_path: Path) ->
     assert merged.provenance["gpu"]["name"] == "Synthetic GPU 80GB"
 
 
+def test_history_job_parts_under_runs_are_passed_over_beside_their_merged_file(tmp_path: Path) -> None:
+    """``<version>/runs/<job>/history.json`` repeats records of the merged ``<version>/history.json``."""
+    from t2v_energy_lib.results.storage import find_baseline_folders
+
+    version = tmp_path / "gpu" / "0.42.1"
+    (version / "runs" / "r0-model").mkdir(parents=True)
+    write(version / "history.json", golden_doc())
+    write(version / "runs" / "r0-model" / "history.json", golden_doc())
+    assert sorted(load_results(version).by_id()) == sorted(r["id"] for r in golden_doc()["records"])
+    assert find_baseline_folders(tmp_path) == [version]
+
+
 def test_folder_with_duplicate_ids_names_both_files(tmp_path: Path) -> None:
     write(tmp_path / "a.json", golden_doc())
     write(tmp_path / "b.json", golden_doc())

@@ -85,8 +85,23 @@ def _load_file(path: Path) -> ResultFile:
     return parse_document(data, str(path), path)
 
 
+#: Sub-folders whose JSON files a folder's loader and :func:`find_baseline_folders` pass over: ``report``
+#: (generated output) and ``runs`` (the per-job parts of a version history, whose records the merged
+#: ``<version>/history.json`` beside them already carries, raw rounds included; see
+#: :mod:`t2v_energy_lib.versions.records`).
+SKIPPED_DIRS = ("report", "runs")
+
+
+def _skipped(path: Path, root: Path) -> bool:
+    return any(part in SKIPPED_DIRS for part in path.relative_to(root).parts[:-1])
+
+
 def _load_folder(folder: Path) -> ResultFile:
-    files = sorted(p for p in folder.rglob("*.json") if p.is_file() and not p.name.startswith("."))
+    files = sorted(
+        p
+        for p in folder.rglob("*.json")
+        if p.is_file() and not p.name.startswith(".") and not _skipped(p, folder)
+    )
     if not files:
         raise BaselineFormatError(
             f"{folder}: folder holds no *.json result files; point at a result file or "
@@ -120,7 +135,7 @@ def _load_folder(folder: Path) -> ResultFile:
 
 
 def find_baseline_folders(root: str | Path) -> list[Path]:
-    """Leaf folders under ``root`` that hold result files (``*.json``); generated ``report`` folders excluded.
+    """Leaf folders under ``root`` that hold result files (``*.json``); ``report`` and ``runs`` excluded.
 
     A baseline tree is ``<root>/<gpu-slug>/<diffusers-version>/<suite>.json``: each returned folder is one
     GPU and library configuration, checked on its own.
@@ -128,7 +143,7 @@ def find_baseline_folders(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    found = {p.parent for p in root.rglob("*.json") if "report" not in p.relative_to(root).parts}
+    found = {p.parent for p in root.rglob("*.json") if not _skipped(p, root)}
     return sorted(found)
 
 
