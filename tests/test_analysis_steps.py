@@ -90,3 +90,59 @@ def test_too_short_or_empty_history_is_an_error() -> None:
         detect_steps(history([10.0]))
     with pytest.raises(FitError, match="no values"):
         detect_steps([VersionValues("0.33.1", ()), VersionValues("0.35.2", (1.0,))])
+
+
+#: Two latency regimes of one host-bound call (the shape of a text encoder's rounds, synthetic values).
+LOW, HIGH = 0.065, 0.104
+
+
+def bimodal(jobs: list[str], seed: int = 0) -> list[VersionValues]:
+    """One job per version; each round in the regime named by its letter (``"l"``/``"h"``), 1 % jitter."""
+    rng = random.Random(seed)
+    return [
+        VersionValues(v, tuple((LOW if c == "l" else HIGH) * (1 + rng.gauss(0, 0.01)) for c in job))
+        for v, job in zip(VERSIONS, jobs, strict=False)
+    ]
+
+
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        ["hll", "lll", "hhh", "hhh", "lll", "hhl", "hhh"],  # whole jobs in one regime, some versions mixed
+        ["lll", "lll", "lll", "hhh", "hhh", "hhh", "lhh"],  # looks like one step at 0.37.1, but one job mixes
+        ["lhl", "hhh", "lll", "hlh", "lll", "hhh", "lll"],
+    ],
+)
+def test_bimodal_host_bound_noise_makes_no_step(jobs: list[str]) -> None:
+    report = detect_steps(bimodal(jobs))
+    assert report.noisy and report.round_spread > 1.4
+    assert report.steps == ()
+    assert len(report.unchanged) == 6
+
+
+def test_the_same_regimes_without_the_noise_rule_would_make_steps() -> None:
+    # the rule is what removes them: with the band switched off the detector calls regime switches steps
+    report = detect_steps(bimodal(["hll", "lll", "hhh", "hhh", "lll", "hhl", "hhh"]), noisy_spread=10.0)
+    assert not report.noisy and report.steps != ()
+
+
+def test_a_real_8_percent_step_with_small_noise_is_still_found() -> None:
+    report = detect_steps(history([10.0, 10.0, 10.0, 9.2, 9.2, 9.2, 9.2], rel_noise=0.002))
+    assert not report.noisy and report.round_spread < 1.02
+    assert [(s.before, s.after) for s in report.steps] == [("0.36.0", "0.37.1")]
+    assert report.steps[0].change == pytest.approx(-0.08, abs=0.005)
+
+
+def test_a_step_far_beyond_the_noise_band_of_a_noisy_record_is_found() -> None:
+    data = history([1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0], rel_noise=0.002)
+    data[1] = VersionValues("0.35.2", (0.9, 1.1, 1.0, 1.05))  # 22 % within one version: noisy
+    report = detect_steps(data)
+    assert report.noisy and [s.after for s in report.steps] == ["0.37.1"]
+
+
+def test_a_change_inside_the_noise_band_is_not_a_step_even_when_rounds_agree() -> None:
+    # 0.39.0 -> 0.41.0 moves 15 % with tight rounds, but 0.33.1's own rounds span 30 %: within the band
+    data = history([1.0, 1.0, 1.0, 1.0, 1.0, 1.15, 1.15], rel_noise=0.001)
+    data[0] = VersionValues("0.33.1", (0.85, 1.1, 1.0))
+    report = detect_steps(data)
+    assert report.noisy and report.steps == ()

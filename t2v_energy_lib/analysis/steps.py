@@ -13,7 +13,18 @@ Input: per version, in release order, the raw per-round values of one metric (ne
    their interval excludes 1, and (b) the release at the boundary moved by itself: the ratio of the two
    adjacent versions has an interval excluding 1 and a change of at least half of ``min_change``. (b) keeps
    a slow drift (a little per release) from being blamed on one release.
-4. Every adjacent pair that is not a step is reported as unchanged. The first-to-last ratio is reported too;
+4. **Noisy records** (host-bound calls). When the rounds of any one version spread by more than
+   ``noisy_spread`` (max/min - 1 > 10 % by default), the rounds do not sample one level: a short, host-bound
+   call (a text encoder of tens of ms at a few hundred W) switches between latency regimes within one process
+   (0.065 s and 0.104 s rounds of the same call in one H200 session), and a whole job can sit in one regime.
+   With one job per version the job-to-job variance is then unknown, and a Welch interval from rounds
+   overstates certainty. Such a record takes its largest within-version range ``R`` (max/min) as a noise
+   band: every version's standard error is floored at ``(R - 1) / 2`` of its mean (not divided by the rounds:
+   the regime is not redrawn every round), and a change within the band (``|log ratio| <= log R``, for both
+   the adjacent pair and the two levels) is not a step. The report is flagged ``noisy``: it needs more runs
+   (jobs) per version before a step can be claimed. A record whose jobs each sit in one regime without
+   mixing within any version is not detected by this rule; only more jobs per version can show it.
+5. Every adjacent pair that is not a step is reported as unchanged. The first-to-last ratio is reported too;
    when it is significant and beyond ``min_change`` but the steps explain less than half of it (in log
    terms) the history is flagged as a **drift**.
 
@@ -78,7 +89,13 @@ class Step:
 
 @dataclass(frozen=True)
 class StepReport:
-    """The steps of one metric's history, and which releases did nothing."""
+    """The steps of one metric's history, and which releases did nothing.
+
+    ``levels`` are each version's mean and standard error from its rounds (as measured, what the per-version
+    interval shows); ``round_spread`` is the largest max/min of one version's rounds (unitless, 1.0 for a
+    single round); ``noisy`` says it exceeded the detector's ``noisy_spread``, so the steps were judged with
+    the noise band of step 4 (standard errors widened, changes within the band ignored).
+    """
 
     versions: tuple[str, ...]
     levels: tuple[Level, ...]
@@ -90,6 +107,8 @@ class StepReport:
     drift: bool
     confidence: float
     min_change: float
+    round_spread: float = 1.0
+    noisy: bool = False
 
     def interval(self, i: int) -> tuple[float, float]:
         """The interval of version ``i``'s mean at the report's confidence (t quantile, n-1 dof)."""
@@ -121,6 +140,23 @@ def level(values: Sequence[float], noise_floor_rel: float, single_rel: float | N
     spread = single_rel if single_rel is not None else noise_floor_rel
     sd = statistics.stdev(values) if len(values) >= 2 else spread * abs(mean)
     return Level(mean, max(sd / math.sqrt(len(values)), noise_floor_rel * abs(mean)), len(values))
+
+
+def round_spread(history: Sequence[VersionValues]) -> float:
+    """The largest max/min of one version's rounds (1.0 when no version has two positive rounds)."""
+    spreads = [max(h.values) / min(h.values) for h in history if len(h.values) >= 2 and min(h.values) > 0]
+    return max(spreads, default=1.0)
+
+
+def _widen(levels: Sequence[Level], spread: float) -> list[Level]:
+    """Floor every standard error at half the noise band ``spread - 1`` of its mean (step 4)."""
+    half = (spread - 1.0) / 2.0
+    return [Level(lv.mean, max(lv.se, half * abs(lv.mean)), lv.n) for lv in levels]
+
+
+def _beyond(ratio: float, band: float) -> bool:
+    """True when ``ratio`` lies outside the noise band ``exp(+-band)`` (always, when there is no band)."""
+    return band == 0.0 or (ratio > 0 and abs(math.log(ratio)) > band)
 
 
 def _pool(levels: Sequence[Level]) -> Level:
@@ -170,6 +206,7 @@ def detect_steps(
     confidence: float = 0.99,
     noise_floor_rel: float = 0.005,
     penalty: float | None = None,
+    noisy_spread: float = 0.10,
 ) -> StepReport:
     """Find the releases that changed a metric (see the module docstring for the method).
 
@@ -179,6 +216,7 @@ def detect_steps(
         confidence: Confidence of every interval (two-sided).
         noise_floor_rel: Floor of a version's standard error, relative to its mean.
         penalty: Cost of one more segment (default: chi-square(1) quantile at ``confidence``).
+        noisy_spread: Within-version spread (max/min - 1) beyond which the record is noisy (step 4).
 
     Raises:
         FitError: Fewer than two versions, a version without values, or a non-positive mean.
@@ -192,7 +230,11 @@ def detect_steps(
         from scipy import stats as sps
 
         penalty = float(sps.chi2.ppf(confidence, 1))
-    levels = _levels(history, noise_floor_rel)
+    measured = _levels(history, noise_floor_rel)
+    spread = round_spread(history)
+    noisy = spread - 1.0 > noisy_spread
+    band = math.log(spread) if noisy else 0.0
+    levels = _widen(measured, spread) if noisy else measured
     segs = segment(levels, penalty)
     names = tuple(h.version for h in history)
     steps: list[Step] = []
@@ -203,8 +245,10 @@ def detect_steps(
             _pool(levels[left[0] : left[1] + 1]), _pool(levels[right[0] : right[1] + 1]), confidence
         )
         pair = ratio_interval(levels[a], levels[b], confidence)
-        seg_ok = abs(seg[0] - 1.0) >= min_change and not seg[1] <= 1.0 <= seg[2]
-        pair_ok = abs(pair[0] - 1.0) >= min_change / 2 and not pair[1] <= 1.0 <= pair[2]
+        seg_ok = abs(seg[0] - 1.0) >= min_change and not seg[1] <= 1.0 <= seg[2] and _beyond(seg[0], band)
+        pair_ok = (
+            abs(pair[0] - 1.0) >= min_change / 2 and not pair[1] <= 1.0 <= pair[2] and _beyond(pair[0], band)
+        )
         if seg_ok and pair_ok:
             steps.append(Step(names[a], names[b], *pair, *seg))
             boundaries.add(b)
@@ -215,7 +259,7 @@ def detect_steps(
     drift = significant and abs(explained) < 0.5 * abs(math.log(total[0]))
     return StepReport(
         versions=names,
-        levels=tuple(levels),
+        levels=tuple(measured),
         segments=segs,
         steps=tuple(steps),
         unchanged=unchanged,
@@ -224,4 +268,6 @@ def detect_steps(
         drift=drift,
         confidence=confidence,
         min_change=min_change,
+        round_spread=spread,
+        noisy=noisy,
     )

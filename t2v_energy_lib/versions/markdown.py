@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from t2v_energy_lib.results.schema import ResultFile
+from t2v_energy_lib.versions.confounders import also_changed
 from t2v_energy_lib.versions.explain import StepExplanation
 from t2v_energy_lib.versions.records import errors_by_version
 from t2v_energy_lib.versions.view import UNITS, MetricHistory
@@ -30,6 +31,38 @@ def _provenance_lines(files: Mapping[str, ResultFile]) -> list[str]:
         dates = [str(r.get("date_utc")) for r in runs]
         lines.append(f"  - {version}: transformers {', '.join(tf)}; runs {', '.join(dates)}")
     return lines
+
+
+#: The footnote of the noise rule (:mod:`t2v_energy_lib.analysis.steps`, step 4) and of confounded steps.
+NOISY_RULE = [
+    "Noisy records: when one version's rounds spread by more than 10 % (max/min), the call is host-bound and",
+    "switches latency regimes within a job, so one job per version cannot bound the job-to-job variance.",
+    "Such a record takes its largest within-version range R as a noise band: each version's standard error",
+    "is floored at (R - 1)/2 of its mean and a change within a factor R is not a step; it is marked",
+    '"noisy (host-bound?): needs more runs per version". A step between versions whose jobs imported other',
+    "versions of another package (transformers, torch, ...) names them: it cannot be attributed to Diffusers",
+    "alone.",
+]
+
+
+def _steps_cell(h: MetricHistory, files: Mapping[str, ResultFile]) -> str:
+    """Steps with their level ratio and interval, confounding packages, and the noisy flag."""
+    assert h.report is not None
+    parts = []
+    for st in h.report.steps:
+        interval = f"[{st.segment_ci_low:.3f}, {st.segment_ci_high:.3f}]"
+        text = f"{st.before}->{st.after} x{st.segment_ratio:.3f} {interval}"
+        changed = also_changed(files[st.before], files[st.after])
+        if changed:
+            text += f" (also changed: {'; '.join(changed)})"
+        parts.append(text)
+    cell = "; ".join(parts) or "none"
+    if h.report.noisy:
+        cell += (
+            f"; noisy (host-bound?): rounds spread x{h.report.round_spread:.3f} within one version: "
+            "needs more runs per version"
+        )
+    return cell
 
 
 def render(
@@ -58,18 +91,16 @@ def render(
         for i, s in enumerate(h.series):
             low, high = h.report.interval(i)
             cells[s.version] = f"{h.report.levels[i].mean:.4g} [{low:.4g}, {high:.4g}]"
-        steps = "; ".join(
-            f"{st.before}->{st.after} x{st.segment_ratio:.3f} "
-            f"[{st.segment_ci_low:.3f}, {st.segment_ci_high:.3f}]"
-            for st in h.report.steps
-        )
         row = " | ".join(cells.get(v, "-") for v in files)
-        lines.append(f"| {h.key} | {h.metric} ({UNITS.get(h.metric, '')}) | {row} | {steps or 'none'} |")
+        lines.append(
+            f"| {h.key} | {h.metric} ({UNITS.get(h.metric, '')}) | {row} | {_steps_cell(h, files)} |"
+        )
     lines += [
         "",
         "Intervals: per version, t interval of the mean of its raw rounds (all rounds of all runs); steps:",
     ]
     lines.append("weighted segmentation and Welch ratio intervals (`t2v_energy_lib/analysis/steps.py`).")
+    lines += NOISY_RULE
     drifts = [h for h in histories if h.report is not None and h.report.drift]
     for h in drifts:
         lines.append(

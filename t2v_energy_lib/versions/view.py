@@ -83,6 +83,11 @@ def format_history(histories: Sequence[MetricHistory], files: Mapping[str, Resul
             )
         if r.unchanged:
             lines.append("  unchanged: " + ", ".join(f"{a}->{b}" for a, b in r.unchanged))
+        if r.noisy:
+            lines.append(
+                f"  NOISY (host-bound?): rounds spread x{r.round_spread:.3f} within one version; changes "
+                "within that band are not steps: needs more runs per version"
+            )
         drift = "  DRIFT (not one release)" if r.drift else ""
         lines.append(
             f"  {r.versions[0]} -> {r.versions[-1]}: x{r.total_ratio:.3f} "
@@ -129,7 +134,8 @@ def plot_history(histories: Sequence[MetricHistory], path: str | Path) -> Path:
             ax.axvline(b - 0.5, color="tab:red", linestyle="--")
             ax.annotate(f"x{st.segment_ratio:.3f}", (b - 0.5, max(means)), color="tab:red", fontsize=8)
         ax.set_xticks(xs, [s.version for s in h.series], rotation=30, fontsize=8)
-        ax.set_title(f"{h.key}\n{h.metric}", fontsize=8)
+        noisy = " (noisy: needs more runs per version)" if r.noisy else ""
+        ax.set_title(f"{h.key}\n{h.metric}{noisy}", fontsize=8)
         ax.set_ylabel(UNITS.get(h.metric, ""))
     for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
