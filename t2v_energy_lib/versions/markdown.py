@@ -100,7 +100,7 @@ def render(
         "Intervals: per version, t interval of the mean of its raw rounds (all rounds of all runs); steps:",
     ]
     lines.append("weighted segmentation and Welch ratio intervals (`t2v_energy_lib/analysis/steps.py`).")
-    lines += NOISY_RULE
+    lines += [*NOISY_RULE, ""]
     drifts = [h for h in histories if h.report is not None and h.report.drift]
     for h in drifts:
         lines.append(
