@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from t2v_energy_lib.analysis.optimizations import (
+    difference_label,
     goal_verdict,
     optimization_rows,
     pareto_front,
@@ -26,7 +27,13 @@ def _record(variant: str, status: str, energy: list[float], rel_l2: float | None
         suite="optimizations",
         model="wan2.1-t2v-1.3b",
         component="end_to_end",
-        settings={"height": 480, "width": 832, "num_frames": 81, "num_inference_steps": 10},
+        settings={
+            "height": 480,
+            "width": 832,
+            "num_frames": 81,
+            "num_inference_steps": 10,
+            "guidance_scale": 5.0,
+        },
         rounds={"latency_s": [e / 700 for e in energy], "gpu_energy_j": energy},
         extra={
             "variant": {"name": variant, "levers": kinds},
@@ -48,6 +55,7 @@ def _records(pab_energy: list[float] | None = None, pab_status: str = "engaged")
         _record("steps:half", "engaged", [5600.0, 5700.0], 0.2, 1000.0),
         _record("cache:fbc", "not_engaged", [10300.0, 10400.0], 0.0, 1000.0),
         _record("fp8:layerwise", "engaged", [9900.0, 10200.0], 0.01, 1000.0),  # overlaps: n.s.
+        _record("vae:tiling", "engaged", [11300.0, 11400.0], 0.03, 1000.0),  # every round above: costs more
     ]
 
 
@@ -63,7 +71,32 @@ def test_rows_savings_significance_and_payback() -> None:
     assert rows["compile"].payback_videos == pytest.approx(40000.0 / 1400.0)  # ~29 videos to repay compiling
     assert rows["cache:fbc"].saving is None and not rows["cache:fbc"].is_saving  # not engaged: never a saving
     assert not rows["fp8:layerwise"].significant and not rows["fp8:layerwise"].is_saving
+    assert rows["cache:pab"].label == "saves" and rows["fp8:layerwise"].label == "n.s."
+    tiling = rows["vae:tiling"]  # a clear cost increase is labelled so, never "n.s."
+    assert tiling.label == "costs more" and not tiling.is_saving and tiling.saving == pytest.approx(-1300.0)
     assert payback_videos(-5.0, 10.0) == 0.0 and payback_videos(5.0, -1.0) is None
+
+
+def test_difference_label_saves_costs_more_or_overlaps() -> None:
+    assert difference_label([8.0, 9.0], [10.0, 11.0]) == "saves"
+    assert difference_label([12.0, 13.0], [10.0, 11.0]) == "costs more"
+    assert difference_label([9.0, 12.0], [10.0, 11.0]) == "n.s."
+    assert difference_label([11.0, 12.0], [10.0, 11.0]) == "n.s."  # a tie is an overlap
+    with pytest.raises(MissingResultsError, match="needs rounds"):
+        difference_label([], [10.0])
+
+
+def test_report_labels_a_clear_cost_increase_costs_more(tmp_path: Any) -> None:
+    from t2v_energy_lib.report.optimizations_section import optimizations_section
+    from t2v_energy_lib.results.schema import ResultFile
+
+    text = optimizations_section(ResultFile(provenance={}, records=tuple(_records())), tmp_path)
+    tiling = next(line for line in text.splitlines() if line.startswith("| vae:tiling"))
+    fp8 = next(line for line in text.splitlines() if line.startswith("| fp8:layerwise"))
+    assert "(costs more)" in tiling and "n.s." not in tiling
+    assert "(n.s.)" in fp8
+    pab = next(line for line in text.splitlines() if line.startswith("| cache:pab"))
+    assert "(" not in pab.split("|")[4]  # a significant saving carries no label
 
 
 def test_pareto_front_and_goal() -> None:
@@ -88,6 +121,8 @@ def test_savings_gate_fails_when_a_saving_vanishes() -> None:
     assert vanished_savings(baseline, optimization_rows(_records())) == []
     gone = optimization_rows(_records(pab_energy=[10050.0, 10150.0]))  # engaged, but no longer saving
     assert any("cache:pab" in line and "n.s." in line for line in vanished_savings(baseline, gone))
+    worse = optimization_rows(_records(pab_energy=[10500.0, 10600.0]))  # now a clear cost
+    assert any("cache:pab" in line and "costs more" in line for line in vanished_savings(baseline, worse))
     idle = optimization_rows(_records(pab_status="not_engaged"))  # a cache that stopped skipping
     assert any("now not_engaged" in line for line in vanished_savings(baseline, idle))
     nothing = optimization_rows([r for r in _records() if r.extra["status"] != "engaged"])

@@ -3,8 +3,10 @@
 Reads the ``optimizations`` records (one ``end_to_end`` record per measured variant, ``not_measured`` for
 levers that could not be installed or failed) and, per model and setting, sets each variant beside the
 ``default`` record of the same run. A saving is judged on GPU energy per video; on a machine without a GPU
-meter (the CPU smoke run) on latency, and the rows say so. Only ``engaged`` variants can have a saving;
-``significant`` additionally asks that every round of the variant be below every round of the default.
+meter (the CPU smoke run) on latency, and the rows say so. Only ``engaged`` variants can have a saving.
+The label of a difference (:func:`difference_label`): ``saves`` when every round of the variant is below every
+round of the default, ``costs more`` when every round is above every round of the default, ``n.s.`` only when
+the two sets of rounds overlap.
 
 Random weights: the deviations are numerical (how far the computation moved), not perceived quality, and
 activation-dependent caches (FirstBlock, Mag, Sea) decide what to skip from the activations, so trained
@@ -24,6 +26,24 @@ SUITE = "optimizations"
 #: The issue's goal: a combination that cuts GPU energy per video by at least this fraction.
 GOAL_SAVING_FRACTION = 0.40
 QUANTITIES = ("gpu_energy_j", "latency_s")
+#: Labels of a variant's difference from the default (see :func:`difference_label`).
+SAVES, COSTS_MORE, NOT_SIGNIFICANT = "saves", "costs more", "n.s."
+
+
+def difference_label(rounds: Sequence[float], default_rounds: Sequence[float]) -> str:
+    """``saves`` (every round below every default round), ``costs more`` (every round above every default
+    round) or ``n.s.`` (the rounds overlap).
+
+    Raises:
+        MissingResultsError: either side has no round (nothing to judge).
+    """
+    if not rounds or not default_rounds:
+        raise MissingResultsError("a difference needs rounds of the variant and of the default", SUITE)
+    if max(rounds) < min(default_rounds):
+        return SAVES
+    if min(rounds) > max(default_rounds):
+        return COSTS_MORE
+    return NOT_SIGNIFICANT
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -45,7 +65,8 @@ class OptimizationRow:
         rounds: Per-video rounds of ``quantity``.
         saving: Default's mean minus this one's (None when not measured or not engaged). Units: J or s.
         saving_fraction: ``saving`` / default's mean.
-        significant: Every round below every round of the default.
+        significant: Every round below every round of the default (a significant saving).
+        label: :func:`difference_label` of the rounds (None when there is no saving to judge).
         latency_s: Mean latency per video. Units: s.
         peak_memory_bytes: Peak device memory of the generations. Units: bytes.
         deviation: The record's deviation figures (PSNR, relative L2) or None.
@@ -66,6 +87,7 @@ class OptimizationRow:
     saving: float | None
     saving_fraction: float | None
     significant: bool
+    label: str | None
     latency_s: float | None
     peak_memory_bytes: float | None
     deviation: Mapping[str, Any] | None
@@ -147,11 +169,11 @@ def _row(group: str, r: ResultRecord, default: ResultRecord, q: str) -> Optimiza
     base = _mean(base_rounds)
     status = str(e.get("status", "unknown"))
     saving = frac = None
-    significant = False
+    label = None
     if value is not None and status == "engaged" and not r.composed:
         saving = base - value
         frac = saving / base if base else None
-        significant = max(rounds) < min(base_rounds)
+        label = difference_label(rounds, base_rounds)
     setup = _setup_cost(r, q) if measured else None
     lat = r.rounds.get("latency_s")
     return OptimizationRow(
@@ -165,7 +187,8 @@ def _row(group: str, r: ResultRecord, default: ResultRecord, q: str) -> Optimiza
         rounds=rounds,
         saving=saving,
         saving_fraction=frac,
-        significant=significant,
+        significant=label == SAVES,
+        label=label,
         latency_s=_mean(lat) if lat else None,
         peak_memory_bytes=e.get("peak_memory_bytes"),
         deviation=e.get("deviation"),
@@ -255,7 +278,9 @@ def vanished_savings(
             if c is None:
                 lost.append(f"{group} {r.variant}: saved {r.saving_fraction:.1%}, not measured now")
             elif not c.is_saving:
-                why = c.reason if c.status != "engaged" else f"saving {c.saving_fraction or 0.0:.1%}, n.s."
+                why = (
+                    c.reason if c.status != "engaged" else f"saving {c.saving_fraction or 0.0:.1%}, {c.label}"
+                )
                 lost.append(f"{group} {r.variant}: saved {r.saving_fraction:.1%}, now {c.status} ({why})")
     if not judged:
         raise MissingResultsError("the baseline holds no significant saving to gate on", SUITE)

@@ -16,6 +16,7 @@ from typing import Any
 from t2v_energy_lib.analysis.optimization_theory import predict
 from t2v_energy_lib.analysis.optimizations import (
     GOAL_SAVING_FRACTION,
+    SAVES,
     OptimizationRow,
     deviation_value,
     goal_verdict,
@@ -66,9 +67,9 @@ def _cells(row: OptimizationRow, predicted: dict[str, float]) -> list[str]:
     value = (
         "-" if row.value is None else f"{fmt.num(row.value)} {u}" + (" (composed)" if row.composed else "")
     )
-    saving = (
-        "-" if row.saving is None else f"{fmt.num(row.saving)} {u}" + ("" if row.significant else " (n.s.)")
-    )
+    saving = "-" if row.saving is None else f"{fmt.num(row.saving)} {u}"
+    if row.saving is not None and row.label != SAVES:
+        saving += f" ({row.label})"
     setup = "-" if row.setup_extra_j is None else f"{fmt.num(row.setup_extra_j)} {u}"
     return [
         row.variant,
@@ -109,8 +110,9 @@ def optimizations_section(result_file: Any, out_dir: Path) -> str:
         ]
         lines += [fmt.md_table(HEADERS, [_cells(r, predicted) for r in measured]), ""]
         lines += [
-            "Saving: default minus variant, per complete video (`n.s.`: some round of the variant not below "
-            "every round of the default). One-time cost: setup (apply + warm-up, compilation included) over "
+            "Saving: default minus variant, per complete video; `costs more`: every round of the variant "
+            "above every round of the default; `n.s.`: the rounds of the two overlap (neither a saving nor "
+            "a cost shown). One-time cost: setup (apply + warm-up, compilation included) over "
             "the default's. FLOP-predicted: fraction of the default video's FLOPs not run (counted cache "
             "skips priced by the FLOP model, steps run; CFG batching predicts 0).",
             "",
