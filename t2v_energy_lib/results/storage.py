@@ -239,3 +239,17 @@ class ResultWriter:
         document = ResultFile(provenance=self._provenance, records=tuple(updated.values())).to_dict()
         atomic_write_text(self.path, _serialise(document, f"record {record.id!r}"))
         self._records = updated
+
+    def discard(self, record_id: str) -> bool:
+        """Remove the record ``record_id`` (a placeholder a later record supersedes) and rewrite the file.
+
+        Returns:
+            True if a record was removed, False if none had that id (the file is left as it is).
+        """
+        if record_id not in self._records:
+            return False
+        updated = {k: v for k, v in self._records.items() if k != record_id}
+        document = ResultFile(provenance=self._provenance, records=tuple(updated.values())).to_dict()
+        atomic_write_text(self.path, _serialise(document, f"without record {record_id!r}"))
+        self._records = updated
+        return True

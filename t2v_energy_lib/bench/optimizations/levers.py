@@ -116,15 +116,35 @@ class CompileApplier:
 class AttentionApplier:
     """An attention backend of the Diffusers dispatcher: ``transformer.set_attention_backend(name)``."""
 
-    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+    def unavailable_reason(self, lever: Lever, ctx: ApplyContext) -> str | None:
+        """Why the backend cannot run here (another accelerator, eager flex, a package not installed), from
+        the dispatcher's own requirement check; None when it may run. Changes nothing."""
         backend = str(lever.setting("backend"))
         if backend in OTHER_ACCELERATOR_BACKENDS:
-            raise LeverUnavailable(f"{backend} runs only on {'NPU' if 'npu' in backend else 'XLA'} devices")
+            return f"{backend} runs only on {'NPU' if 'npu' in backend else 'XLA'} devices"
         if backend == "flex" and not ctx.compiled:
-            raise LeverUnavailable(
+            return (
                 "flex needs torch.compile: eager flex_attention materialises the l x l scores (hours, tens "
                 "of GB at 480p); measure it as compile+attention:flex"
             )
+        try:
+            from diffusers.models.attention_dispatch import (
+                AttentionBackendName,
+                _check_attention_backend_requirements,
+            )
+        except ImportError:  # another Diffusers: apply() says it
+            return None
+        try:
+            _check_attention_backend_requirements(AttentionBackendName(backend))
+        except (RuntimeError, ImportError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        backend = str(lever.setting("backend"))
+        reason = self.unavailable_reason(lever, ctx)
+        if reason is not None:
+            raise LeverUnavailable(reason)
         from diffusers.models.attention_dispatch import _AttentionBackendRegistry as registry
 
         previous = registry._active_backend
@@ -243,6 +263,12 @@ class CacheApplier:
 class Fp8Applier:
     """fp8 weights: layerwise casting (storage only), or torchao float8 (weights, or weights+activations)."""
 
+    def unavailable_reason(self, lever: Lever, ctx: ApplyContext) -> str | None:
+        """Why the lever cannot run here (torchao not installed); None when it may. Changes nothing."""
+        if lever.name != "fp8:layerwise" and importlib.util.find_spec("torchao") is None:
+            return "torchao is not installed here (pip install torchao): fp8 not available"
+        return None
+
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
         import torch
 
@@ -251,8 +277,9 @@ class Fp8Applier:
             storage = getattr(torch, str(lever.setting("storage_dtype")))
             transformer.enable_layerwise_casting(storage_dtype=storage, compute_dtype=transformer.dtype)
             return
-        if importlib.util.find_spec("torchao") is None:
-            raise LeverUnavailable("torchao is not installed here (pip install torchao): fp8 not available")
+        reason = self.unavailable_reason(lever, ctx)
+        if reason is not None:
+            raise LeverUnavailable(reason)
         from torchao import quantization as q  # pragma: no cover (not installed on the CPU runner)
 
         config = (
@@ -275,9 +302,18 @@ class Fp8Applier:
 class CfgBatchApplier:
     """CFG as one batch-2 forward per step (see :mod:`.cfg_batch`)."""
 
+    def unavailable_reason(self, lever: Lever, ctx: ApplyContext) -> str | None:
+        """Why CFG batching cannot apply (no unconditional pass); None when it may. Changes nothing."""
+        return (
+            "guidance_scale <= 1: the pipeline runs no unconditional pass"
+            if ctx.guidance_scale <= 1
+            else None
+        )
+
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
-        if ctx.guidance_scale <= 1.0:
-            raise LeverUnavailable("guidance_scale <= 1: the pipeline runs no unconditional pass")
+        reason = self.unavailable_reason(lever, ctx)
+        if reason is not None:
+            raise LeverUnavailable(reason)
         ctx.cfg_batcher = CfgBatcher(ctx.pipe).__enter__()
         ctx.cleanup.append(lambda: ctx.cfg_batcher.__exit__(None, None, None) if ctx.cfg_batcher else None)
 
@@ -336,6 +372,18 @@ class VaeApplier:
         return _engaged(
             lever, n, v, f"{n} extra slice decodes", "no slicing: it splits only batches larger than 1"
         )
+
+
+def unavailable_reason(levers: Any, ctx: ApplyContext) -> str | None:
+    """Why one of ``levers`` cannot be installed here, found without changing the pipeline (no GPU work:
+    the dispatcher's requirement check, installed packages, the CFG scale); None when each may apply.
+    Levers whose availability shows only when applied return None and are measured as usual."""
+    for lever in levers:
+        check = getattr(APPLIERS[lever.kind], "unavailable_reason", None)
+        reason = check(lever, ctx) if check is not None else None
+        if reason is not None:
+            return f"{lever.name}: {reason}" if len(levers) > 1 else reason
+    return None
 
 
 APPLIERS: dict[str, Any] = {

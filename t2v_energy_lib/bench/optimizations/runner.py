@@ -14,8 +14,13 @@ leak into the next variant; the VAE's tiling/slicing are undone after the varian
 4. optional: attention-kernel names of one profiled short call (``bench/profile_ops.py``), and a figure
    composed at the study's step count for variants that do not change per-step work (flagged ``composed``).
 
-A variant whose lever cannot be installed is stored as ``not_measured`` with status ``not_available`` and the
-reason; one that fails while running as ``failed``. A variant whose activity count is zero or whose output is
+Before any measurement, every variant whose lever the availability check (:func:`.levers.unavailable_reason`:
+no GPU work) finds not installable is stored as ``not_measured`` with status ``not_available`` and the reason,
+so a time budget never hides them. A lever that turns out unavailable only when applied is stored the same
+way; one that fails while running as ``failed``. Variants the time budget stopped before are stored as
+``not_measured`` with status ``not_reached`` (and named in the log), unless the file already holds their
+measurement; a later measurement replaces that placeholder. Resuming into a file keeps every default round
+(see :mod:`.resume`). A variant whose activity count is zero or whose output is
 bit-identical to the default's has status ``not_engaged``: the analysis never counts it as a saving.
 """
 
@@ -31,12 +36,14 @@ from typing import Any
 from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.compose import means
 from t2v_energy_lib.bench.measure import DEFAULT_PROMPT, Series
+from t2v_energy_lib.bench.optimizations import resume
 from t2v_energy_lib.bench.optimizations.generation import Generator, released
-from t2v_energy_lib.bench.optimizations.levers import ApplyContext, LeverUnavailable
+from t2v_energy_lib.bench.optimizations.levers import ApplyContext, LeverUnavailable, unavailable_reason
 from t2v_energy_lib.bench.optimizations.select import best_combinations
 from t2v_energy_lib.bench.optimizations.variant_run import RANDOM_WEIGHTS_NOTE, Reference, VariantRun
 from t2v_energy_lib.bench.optimizations.variants import DEFAULT, Target, Variant
 from t2v_energy_lib.bench.scenarios import Scenario
+from t2v_energy_lib.errors import OptimizationError
 from t2v_energy_lib.results.schema import ResultRecord
 from t2v_energy_lib.results.storage import ResultWriter
 
@@ -125,6 +132,10 @@ class OptimizationRunner:
         self.start_s = time.monotonic()
         options.out_dir.mkdir(parents=True, exist_ok=True)
         self.writer = ResultWriter(options.out_dir / f"{SUITE}.json", provenance, resume=True)
+        if self.writer.records:  # resuming: the stored defaults must be this run's references too
+            resume.check_resumable(self.writer.result_file().provenance, provenance, self.writer.path)
+        self.provenance = provenance
+        self.run_label = ""
         self.reference = Reference()
 
     # ------------------------------------------------------------------ building
@@ -162,30 +173,83 @@ class OptimizationRunner:
         sc = Scenario(SUITE, spec.id, settings, label=target.label)
         outcome = OptimizeOutcome(target, self.writer.path)
         ordered = [DEFAULT, *(v for v in variants if not v.is_default)]  # in the given order
+        stored = {r.id: r for r in self.writer.records}
+        default_id = self._record_id(sc, DEFAULT, "end_to_end")
+        resume.check_default_settings(stored.get(default_id), self._run_settings(DEFAULT, target.steps))
+        self.run_label = resume.run_label(self.provenance, stored.get(default_id))
         self.log(
             f"building {spec.id} on {self.options.device} ({self.options.weights or 'random weights'})..."
         )
         pipe = self.build(spec, None)
+        # availability first: it costs no GPU time, so no time budget may leave it out
+        ordered = [v for v in ordered if not self._recorded_unavailable(pipe, spec, sc, target, v, outcome)]
         gen = Generator(pipe, settings, self.options.prompt, self.options.seed)
         gen(self.options.warmup_steps, keep=False)  # process start-up costs, before any setup window
         singles: list[VariantResult] = []
         clean = True  # the denoiser has not been touched by a lever yet
         reserve = self.options.combo_reserve_s if self.options.best_combination else 0.0
-        for variant in ordered:
+        for i, variant in enumerate(ordered):
             if self._over_budget(singles, reserve, variant):
                 outcome.stopped_for_budget = True
+                self._not_reached(sc, target, ordered[i:], outcome)
                 break
             result, clean = self._fresh_run(pipe, spec, sc, target, gen, variant, clean)
             singles.append(result)
             outcome.results.append(result)
         if self.options.best_combination:  # the reserve was kept for them even when single levers stopped
-            for combo in best_combinations(singles):
+            combos = best_combinations(singles)
+            for i, combo in enumerate(combos):
                 if self._over_budget(outcome.results, 0.0, combo):
                     outcome.stopped_for_budget = True
+                    self._not_reached(sc, target, combos[i:], outcome)
                     break
                 result, clean = self._fresh_run(pipe, spec, sc, target, gen, combo, clean)
                 outcome.results.append(result)
         return outcome
+
+    def _recorded_unavailable(
+        self, pipe: Any, spec: Any, sc: Scenario, target: Target, variant: Variant, outcome: OptimizeOutcome
+    ) -> bool:
+        """Record ``variant`` as ``not_available`` when the availability check says so (nothing applied)."""
+        if variant.is_default:
+            return False
+        ctx = ApplyContext(
+            pipe, spec.family, self.options.device, target.steps, target.steps, target.guidance_scale
+        )
+        ctx.compiled = "compile" in variant.kinds
+        reason = unavailable_reason(variant.levers, ctx)
+        if reason is None:
+            return False
+        record = self._placeholder(sc, variant, ctx, "not_available", reason, 0.0)
+        record = dataclasses.replace(
+            record,
+            extra={**record.extra, "checked": "availability check before any measurement (no GPU work)"},
+        )
+        self._store(record)
+        self.log(f"  {variant.name}: not_available {reason[:160]}")
+        outcome.results.append(VariantResult(variant, "not_available", record))
+        return True
+
+    def _not_reached(
+        self, sc: Scenario, target: Target, variants: Sequence[Variant], outcome: OptimizeOutcome
+    ) -> None:
+        """Record the variants the time budget stopped before (unless the file holds their measurement)."""
+        budget = self.options.time_budget_s
+        names = []
+        for variant in variants:
+            names.append(variant.name)
+            if self._record_id(sc, variant, "end_to_end") in self.writer:
+                continue  # measured by an earlier run: its measurement stays
+            ctx = ApplyContext(
+                None, "", self.options.device, target.steps, target.steps, target.guidance_scale
+            )
+            reason = f"not reached: the time budget ({budget} s) stopped the run before it; measure it later"
+            record = self._placeholder(
+                sc, variant, ctx, "not_reached", reason, 0.0, OptimizationError(reason)
+            )
+            self._store(record)
+            outcome.results.append(VariantResult(variant, "not_reached", record))
+        self.log(f"time budget: not reached ({len(names)}): {', '.join(names)}")
 
     def _fresh_run(
         self,
@@ -218,6 +282,20 @@ class OptimizationRunner:
             self.log(f"time budget: stopping before {nxt.name} (estimated {estimate:.0f} s)")
         return over
 
+    def writer_record(self, record_id: str) -> ResultRecord | None:
+        """The stored record ``record_id`` (this run's or a resumed one), or None."""
+        return next((r for r in self.writer.records if r.id == record_id), None)
+
+    def _store(self, record: ResultRecord) -> None:
+        """Write ``record`` labelled with this run; a measurement supersedes its variant's placeholder."""
+        extra = {**record.extra, "run": self.run_label}
+        if record.extra.get("status") != "reference" and record.component != "not_measured":
+            extra["reference_run"] = self.run_label  # measured beside this run's default rounds (round_runs)
+        record = dataclasses.replace(record, extra=extra)
+        self.writer.add(record)
+        if record.component == "end_to_end":
+            self.writer.discard(record.id.rsplit("/", 1)[0] + "/not_measured")
+
     def _record_id(self, sc: Scenario, variant: Variant, component: str) -> str:
         return f"{sc.id}/{variant.name}/{component}"
 
@@ -247,7 +325,9 @@ class OptimizationRunner:
         finally:
             run.close()
         record = dataclasses.replace(record, extra={**record.extra, "variant_wall_s": time.monotonic() - t0})
-        self.writer.add(record)
+        if variant.is_default and record.component == "end_to_end":  # every run's default rounds are kept
+            record = resume.labelled_default(record, self.writer_record(record.id), self.run_label)
+        self._store(record)
         status = str(record.extra.get("status"))
         self.log(f"  {variant.name}: {status} {_summary(record)}")
         return VariantResult(variant, status, record)
@@ -287,8 +367,22 @@ class OptimizationRunner:
     def _not_measured(
         self, sc: Scenario, variant: Variant, ctx: ApplyContext, exc: BaseException, status: str, t0: float
     ) -> ResultRecord:
+        reason = f"{type(exc).__name__}: {exc}"[:2000] if status == "failed" else str(exc)
+        return self._placeholder(sc, variant, ctx, status, reason, time.monotonic() - t0, exc)
+
+    def _placeholder(
+        self,
+        sc: Scenario,
+        variant: Variant,
+        ctx: ApplyContext,
+        status: str,
+        reason: str,
+        elapsed_s: float,
+        exc: BaseException | None = None,
+    ) -> ResultRecord:
+        """The ``not_measured`` record of ``variant`` (``not_available``, ``failed`` or ``not_reached``)."""
         base = rec.error_record(
-            sc, "apply", exc, time.monotonic() - t0, self._run_settings(variant, ctx.steps)
+            sc, "apply", exc or LeverUnavailable(reason), elapsed_s, self._run_settings(variant, ctx.steps)
         )
         return dataclasses.replace(
             base,
@@ -297,7 +391,7 @@ class OptimizationRunner:
             extra={
                 **base.extra,
                 "status": status,
-                "reason": f"{type(exc).__name__}: {exc}"[:2000] if status == "failed" else str(exc),
+                "reason": reason,
                 "variant": variant.to_dict(),
                 "notes": ctx.notes,
                 "levers_applied": ctx.applied,
@@ -358,7 +452,7 @@ class OptimizationRunner:
                 "status": measured.extra["status"],
             },
         )
-        self.writer.add(dataclasses.replace(composed, id=cid))
+        self._store(dataclasses.replace(composed, id=cid))
         return None
 
 
