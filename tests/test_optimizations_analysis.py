@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,6 +99,22 @@ def test_report_labels_a_clear_cost_increase_costs_more(tmp_path: Any) -> None:
     assert "(n.s.)" in fp8
     pab = next(line for line in text.splitlines() if line.startswith("| cache:pab"))
     assert "(" not in pab.split("|")[4]  # a significant saving carries no label
+
+
+def test_variants_measured_beside_a_default_not_stored_are_named(tmp_path: Path) -> None:
+    from t2v_energy_lib.report.optimizations_section import optimizations_section
+    from t2v_energy_lib.results.schema import ResultFile
+
+    records = _records()
+    pab = records[1]
+    records[1] = dataclasses.replace(pab, extra={**pab.extra, "default_setup_gpu_energy_j": 990.0})
+    rows = {r.variant: r for r in next(iter(optimization_rows(records).values()))}
+    assert rows["cache:pab"].own_reference is False and rows["compile"].own_reference is True
+    assert rows["default"].own_reference is None
+    text = optimizations_section(ResultFile(provenance={}, records=tuple(records)), tmp_path)
+    line = next(x for x in text.splitlines() if x.startswith("Measured beside a default"))
+    assert "`cache:pab`" in line and "`compile`" not in line
+    assert "1 in 6 (2 vs 2 rounds)" in text  # chance of a complete separation at 2 rounds each
 
 
 def test_pareto_front_and_goal() -> None:

@@ -116,6 +116,8 @@ def test_resume_keeps_every_default_round_with_its_run(two_runs: dict[str, Any])
     assert len(two_runs["final"].provenance["resumed_utc"]) == 1
     row = next(r for r in next(iter(optimization_rows(two_runs["final"].records).values())))
     assert row.variant == "default" and len(row.rounds) == 2  # savings are judged against both runs' rounds
+    rows = {r.variant: r for r in next(iter(optimization_rows(two_runs["final"].records).values()))}
+    assert rows["cache:pab"].own_reference is True  # its run's default rounds are in the default record
 
 
 def test_resume_is_refused_on_other_versions_or_settings(two_runs: dict[str, Any]) -> None:

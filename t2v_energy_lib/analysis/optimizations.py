@@ -74,6 +74,10 @@ class OptimizationRow:
         payback_videos: Videos after which the saving repays ``setup_extra_j`` (0 when it costs nothing).
         composed: True for figures composed at the study's step count.
         record_id: The record.
+        own_reference: The default rounds this variant was measured beside are in the default record (its
+            ``reference_run`` is among the default's ``round_runs``, or, for records stored before runs were
+            labelled, its ``default_setup_gpu_energy_j`` is the stored default's); False: they are not (a
+            resume replaced them); None: cannot tell (the default itself, placeholders).
     """
 
     group: str
@@ -95,6 +99,7 @@ class OptimizationRow:
     payback_videos: float | None
     composed: bool
     record_id: str
+    own_reference: bool | None = None
 
     @property
     def is_saving(self) -> bool:
@@ -196,7 +201,22 @@ def _row(group: str, r: ResultRecord, default: ResultRecord, q: str) -> Optimiza
         payback_videos=payback_videos(setup, saving),
         composed=r.composed,
         record_id=r.id,
+        own_reference=own_reference(r, default),
     )
+
+
+def own_reference(r: ResultRecord, default: ResultRecord) -> bool | None:
+    """Whether the default rounds ``r`` was measured beside are stored in ``default`` (see the row field)."""
+    if r is default or r.component != "end_to_end":
+        return None
+    runs = default.extra.get("round_runs")
+    ref = r.extra.get("reference_run")
+    if ref is not None and runs:
+        return ref in runs
+    entries = default.extra.get("runs") or [default.extra]
+    setups = {e.get("setup_gpu_energy_j") for e in entries} - {None}
+    own = r.extra.get("default_setup_gpu_energy_j")
+    return None if own is None or not setups else own in setups
 
 
 def deviation_value(row: OptimizationRow) -> float | None:

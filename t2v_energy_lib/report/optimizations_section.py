@@ -8,6 +8,7 @@ deviation from the default's output, the Pareto front joined. matplotlib is draw
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,6 +89,41 @@ def _cells(row: OptimizationRow, predicted: dict[str, float]) -> list[str]:
     ]
 
 
+def _chance(measured: Sequence[OptimizationRow]) -> str:
+    """How often two identical settings separate completely by chance, at this run's round counts."""
+    counts = sorted({(len(measured[0].rounds), len(r.rounds)) for r in measured[1:] if r.label is not None})
+    if not counts or not measured[0].rounds:
+        return ""
+    parts = [f"1 in {math.comb(d + v, v)} ({v} vs {d} rounds)" for d, v in counts]
+    return (
+        " Few rounds make this weak evidence: the rounds of two identical settings separate this way by "
+        f"chance in {', '.join(parts)} per direction."
+    )
+
+
+def _reference_lines(rows: Sequence[OptimizationRow], by_id: Any) -> list[str]:
+    """Which runs the default's rounds come from, and the variants measured beside a default not stored."""
+    default = by_id[rows[0].record_id]
+    runs = list(dict.fromkeys(default.extra.get("round_runs") or []))
+    lines = []
+    if len(runs) > 1:
+        lines += [
+            f"Default: {len(default.extra['round_runs'])} rounds from {len(runs)} runs ({', '.join(runs)}); "
+            "every saving is judged against all of them.",
+            "",
+        ]
+    foreign = ", ".join(f"`{r.variant}`" for r in rows if r.own_reference is False)
+    if foreign:
+        lines += [
+            "Measured beside a default whose rounds this file does not hold (a resume before runs were "
+            f"labelled replaced that default's record): {foreign}. Their savings "
+            "and labels are against the stored default's rounds; their deviations against their own run's "
+            "default output (same seed and prompt).",
+            "",
+        ]
+    return lines
+
+
 def optimizations_section(result_file: Any, out_dir: Path) -> str:
     """The section's markdown (charts written to ``out_dir``). Raises MissingResultsError without records."""
     groups = optimization_rows(result_file.records)
@@ -112,11 +148,12 @@ def optimizations_section(result_file: Any, out_dir: Path) -> str:
         lines += [
             "Saving: default minus variant, per complete video; `costs more`: every round of the variant "
             "above every round of the default; `n.s.`: the rounds of the two overlap (neither a saving nor "
-            "a cost shown). One-time cost: setup (apply + warm-up, compilation included) over "
-            "the default's. FLOP-predicted: fraction of the default video's FLOPs not run (counted cache "
-            "skips priced by the FLOP model, steps run; CFG batching predicts 0).",
+            f"a cost shown).{_chance(measured)} One-time cost: setup (apply + warm-up, compilation included) "
+            "over the default's. FLOP-predicted: fraction of the default video's FLOPs not run (counted "
+            "cache skips priced by the FLOP model, steps run; CFG batching predicts 0).",
             "",
         ]
+        lines += _reference_lines(rows, by_id)
         if missing:
             lines += ["Not measured:", ""]
             lines += [f"- `{r.variant}` ({r.status}): {r.reason}" for r in missing]
