@@ -53,6 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--combo-reserve-s", type=float, default=0.0, help="of the budget, seconds kept for combinations"
     )
     p.add_argument("--no-profile", action="store_true", help="no attention-kernel profile")
+    p.add_argument(
+        "--warmup-steps", type=int, default=2, help="steps of each warm-up generation (default 2; >= 1)"
+    )
     p.add_argument("--idle-s", type=float, default=5.0, help="idle-power measurement first (GPU)")
     p.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor)")
     p.add_argument(
@@ -99,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.rounds < 1:
         raise InvalidSettingsError(f"--rounds must be >= 1, got {args.rounds}")
+    if args.warmup_steps < 1:
+        raise InvalidSettingsError(
+            f"--warmup-steps must be >= 1 (compilation happens there), got {args.warmup_steps}"
+        )
     if tiny:
         print(CPU_BANNER, flush=True)
         import torch
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         best_combination=not args.no_best,
         time_budget_s=args.time_budget_s,
         combo_reserve_s=args.combo_reserve_s,
+        warmup_steps=args.warmup_steps,
     )
     provenance = optimize_provenance(options, targets)
     out_dir = args.out or default_out_dir(device, provenance)

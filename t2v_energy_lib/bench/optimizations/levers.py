@@ -89,14 +89,39 @@ def _engaged(lever: Lever, count: float, activity: dict[str, Any], yes: str, no:
     return Verdict(lever.name, count > 0, activity, yes if count > 0 else no)
 
 
+def repeated_blocks(module: Any) -> list[Any]:
+    """The modules of ``module``'s longest ``nn.ModuleList`` of one class (at least 2), else []."""
+    import torch
+
+    best: list[Any] = []
+    for child in module.modules():
+        if isinstance(child, torch.nn.ModuleList) and len(child) >= 2:
+            items = list(child)
+            if len({type(m) for m in items}) == 1 and len(items) > len(best):
+                best = items
+    return best
+
+
 class CompileApplier:
     """Regional compilation: ``transformer.compile_repeated_blocks(**settings)``."""
 
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
         transformer = ctx.pipe.transformer
-        if not getattr(transformer, "_repeated_blocks", None):
-            raise LeverUnavailable(f"{type(transformer).__name__} declares no _repeated_blocks")
-        transformer.compile_repeated_blocks(**dict(lever.settings))
+        if getattr(transformer, "_repeated_blocks", None):
+            transformer.compile_repeated_blocks(**dict(lever.settings))
+            return
+        # e.g. CogVideoX in Diffusers 0.42.1 declares none: compile its repeated blocks the same way
+        blocks = repeated_blocks(transformer)
+        if not blocks:
+            raise LeverUnavailable(
+                f"{type(transformer).__name__} declares no _repeated_blocks and has no block list"
+            )
+        for block in blocks:
+            block.compile(**dict(lever.settings))
+        ctx.notes["compile_regions"] = (
+            f"{type(transformer).__name__} declares no _repeated_blocks: each of its {len(blocks)} "
+            f"{type(blocks[0]).__name__} blocks compiled by nn.Module.compile (as compile_repeated_blocks)"
+        )
 
     def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
         activity = {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Device calls on one H200 (issue 16): the optimisation suite on Wan2.1-14B at 720x1280x81, 4 steps, with
+# --compose (the levers that keep per-step work are also composed at the study's 50 steps). A video takes
+# ~105 s there (from the stored H100 figures, 25.3 s a step and 7.6 s decode at 720p; the H200 ran the 1.3B
+# steps 4% faster), so one call of <= 9 min holds the build (~60 s), this call's default (~4 min: warm-up
+# + 2 videos, composed) and ONE variant. CALL picks it; calls on the same warm machine resume into the same
+# file (/tmp/r14): each call's default rounds are appended to the default record with the run they came
+# from (docs/notes/issue-16.md, Session 13); on a fresh machine CALL=1 starts a new file.
+#   CALL=1: half steps (~2.5 min)          CALL=2: half steps + MagCache (~3 min, calibration included)
+#   CALL=3: PAB (~3.5 min; the budget stops cleanly if it does not fit, and says so)
+# The not-installed levers are recorded in every call at no cost.
+# Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
+#   OUT=<folder> CALL=1 bash baselines/scripts/h200_optimizations_14b.sh
+# CPU check of the flow (tiny model): DEVICE=cpu STEPS=2 EXTRA="--compile-backend eager" ...
+# Stores: $OUT/results.tgz (optimizations.json so far), $OUT/report/ (OPTIMIZATIONS.md + chart),
+#         $OUT/logs.tgz (console of this call, nvidia-smi).
+set -u
+: "${OUT:?set OUT to the folder that comes back}"
+CALL=${CALL:-1}
+R=/tmp/r14; L=/tmp/logs14-call$CALL
+[ "$CALL" = 1 ] && rm -rf "$R"       # call 1 starts a new file; later calls resume it (same GPU, versions)
+mkdir -p "$R" "$L" "$OUT"; rm -f "$L"/*
+LIMIT=${LIMIT:-540}
+DEVICE=${DEVICE:-cuda}
+EXTRA=${EXTRA:-}
+STEPS=${STEPS:-4}
+FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub,fp8:torchao_weight,fp8:torchao_dynamic
+VARIANTS_1=${VARIANTS_1:-$FREE,steps:half}
+VARIANTS_2=${VARIANTS_2:-$FREE,steps:half+cache:mag}
+VARIANTS_3=${VARIANTS_3:-$FREE,cache:pab}
+eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1, 2 or 3}"
+export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
+C="$L/console.log"
+nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,temperature.gpu --format=csv >"$L/nvidia-smi.csv" 2>&1
+BUDGET=$(( LIMIT - SECONDS - 45 ))   # 45 s kept for imports, the idle-power measurement, report, archives
+echo "== Wan2.1-14B call $CALL: $VARIANTS (budget $BUDGET s)" >>"$C"
+timeout -s INT -k 20 $(( BUDGET + 25 )) python3 -m t2v_energy_lib optimize --device "$DEVICE" \
+    --target wan2.1-t2v-14b --steps "$STEPS" --rounds 2 --variants "$VARIANTS" --no-best --compose \
+    --no-profile --warmup-steps 1 --time-budget-s "$BUDGET" --out "$R" --no-report $EXTRA >>"$C" 2>&1
+echo "optimize exit $? after $SECONDS s" >>"$C"
+. "$(dirname "$0")/optimizations_finish.sh"
+tail -n 30 "$C"

@@ -1,0 +1,67 @@
+"""What the next GPU calls of the optimisation suite need, on the CPU: every variant named by the scripts
+exists for its model, and regional compilation applies to CogVideoX (which declares no ``_repeated_blocks``
+in Diffusers 0.42.1) by compiling its repeated blocks the same way. Code paths, not measurements."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from t2v_energy_lib.bench.optimizations import catalogue  # noqa: E402
+from t2v_energy_lib.bench.optimizations.engagement import compiled_regions  # noqa: E402
+from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext  # noqa: E402
+from t2v_energy_lib.bench.optimizations.variants import variants_from_names  # noqa: E402
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "baselines" / "scripts"
+
+
+def _script_lists(name: str) -> dict[str, list[str]]:
+    """The variant lists of a script, after expanding its ``$FREE`` list (read with bash itself)."""
+    text = (SCRIPTS / name).read_text()
+    keys = re.findall(r"^([A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", text, re.M)
+    assert keys, f"{name} defines no variant list"
+    defs = "\n".join(
+        line for line in text.splitlines() if re.match(r"^(FREE|[A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", line)
+    )
+    out = {}
+    for key in keys:
+        shown = subprocess.run(
+            ["bash", "-c", f"{defs}\necho ${key}"], capture_output=True, text=True, check=True
+        )
+        out[key] = [v for v in shown.stdout.strip().split(",") if v]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("script", "model"),
+    [
+        ("h200_optimizations_next.sh", {"COG": "cogvideox-2b", "WAN": "wan2.1-t2v-1.3b"}),
+        ("h200_optimizations_14b.sh", {"": "wan2.1-t2v-14b"}),
+    ],
+)
+def test_every_variant_a_script_names_exists_for_its_model(script: str, model: dict[str, str]) -> None:
+    for key, names in _script_lists(script).items():
+        model_id = next(m for prefix, m in model.items() if key.startswith(prefix))
+        variants = variants_from_names(names, catalogue(model_id + "-tiny"), include_default=False)
+        assert [v.name for v in variants] == names, key  # unknown names raise OptimizationError
+
+
+def test_compile_applies_to_cogvideox_blocks_without_repeated_blocks() -> None:
+    from t2v_energy_lib.models import build_pipeline, get_spec
+
+    torch.set_num_threads(1)
+    pipe = build_pipeline(get_spec("cogvideox-2b").tiny(), "cpu", "bfloat16", seed=0)
+    transformer = pipe.transformer
+    assert not getattr(transformer, "_repeated_blocks", None)  # what made it "not available" before
+    lever = next(lv for lv in catalogue("cogvideox-2b-tiny") if lv.name == "compile")
+    ctx = ApplyContext(pipe, "cogvideox", "cpu", 2, 2, 6.0)
+    APPLIERS["compile"].apply(lever, ctx)
+    blocks = len(transformer.transformer_blocks)
+    assert compiled_regions(transformer) == blocks >= 1
+    assert f"{blocks} CogVideoXBlock blocks compiled" in ctx.notes["compile_regions"]
