@@ -23,7 +23,9 @@ export T2V_ENV_ROOT=/tmp/t2v-envs
 # ends, then the releases around the changes found in the sources (0.39.0/0.40.0: contiguous hidden states;
 # 0.37.1: before set_begin_index), then the rest
 ALL=${ALL:-0.33.1,0.42.1,0.39.0,0.40.0,0.37.1,0.35.2,0.36.0}
-SIX=${SIX:-0.33.1,0.42.1,0.39.0,0.40.0,0.37.1,0.35.2}
+SIX=${SIX-0.33.1,0.42.1,0.39.0,0.40.0,0.37.1,0.35.2}   # SIX= (empty): no Wan jobs
+COG=${COG:-0.33.1,0.42.1}     # 1 GPU: CogVideoX-2b's releases (~60 s each); the rest of the history on the H200:
+                              #   SIX= COG=0.35.2,0.37.1,0.39.0,0.40.0,0.36.0 OUT=... bash <this script>
 # DEVICE=cpu EXTRA="--wheelhouse <dir>" run the same flow on the CPU with the tiny variants (a flow test only)
 H="python3 -m t2v_energy_lib history --device ${DEVICE:-cuda} --order listed --e2e-steps 4 --idle-s 1 --job-timeout-s 150 ${EXTRA:-}"
 left() { echo $(( LIMIT - SECONDS )); }
@@ -42,8 +44,8 @@ if [ "$NGPU" -ge 2 ]; then
     phase 1 $(( $(left) - 50 )) cog.log --models cogvideox-2b --versions "$ALL" --rounds 2 --out "$R/cog" &
     wait
 else
-    phase 0 $(( $(left) - 90 )) wan.log --models wan2.1-t2v-1.3b --versions "$SIX" --rounds 1 --out "$R/wan"
-    phase 0 $(( $(left) - 30 )) cog.log --models cogvideox-2b --versions 0.33.1,0.42.1 --rounds 1 --out "$R/cog"
+    [ -n "$SIX" ] && phase 0 $(( $(left) - 90 )) wan.log --models wan2.1-t2v-1.3b --versions "$SIX" --rounds 1 --out "$R/wan"
+    phase 0 $(( $(left) - 30 )) cog.log --models cogvideox-2b --versions "$COG" --rounds 1 --out "$R/cog"
 fi
 # one tree: each version's run folders of both models, then one report over all of them
 mkdir -p "$R/all"
