@@ -107,3 +107,33 @@ def test_report_appends_the_gpu_section(tmp_path: Path) -> None:
     text = (out / "REPORT.md").read_text()
     assert "## NVIDIA H100 80GB HBM3 vs NVIDIA H200, point by point" in text
     assert "median latency ratio 0.9" in text
+
+
+def test_cli_score_min_points_gives_a_partial_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fewer points than the goal's 10 (e.g. the five H200 cross-model points): scored only with
+    --min-points, and the goal is then reported as not judged, never as met."""
+    cal = tmp_path / "h200-cal.json"
+    cal.write_text(json.dumps(synthetic_calibration("NVIDIA H200")))
+    pred = tmp_path / "prediction.json"
+    main(
+        [
+            "gpus",
+            "predict",
+            "--from",
+            str(source_folder(tmp_path)),
+            "--calibration",
+            str(cal),
+            "--out",
+            str(pred),
+        ]
+    )
+    few = relabelled_copy(tmp_path / "few", keep=4, date="2999-01-01T00:00:00Z")
+    assert main(["gpus", "score", str(pred), str(few)]) == 2
+    assert "at least 10 are needed" in capsys.readouterr().err
+    assert main(["gpus", "score", str(pred), str(few), "--min-points", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "per-video points scored: 4" in out and "written before measuring: yes" in out
+    assert "goal <= 5%: not judged (4 point(s); the goal is stated over at least 10" in out
+    assert ": met" not in out and "NOT met" not in out

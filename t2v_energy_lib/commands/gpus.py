@@ -45,6 +45,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("prediction", help="prediction JSON written by `gpus predict`")
     s.add_argument("measured", help="measured folder of the target GPU")
     s.add_argument("--fail-above", type=float, help="exit 1 when a per-video MAPE exceeds PCT")
+    s.add_argument(
+        "--min-points",
+        type=int,
+        help="score with as few per-video points (default 10; under 10 the goal is not judged: partial)",
+    )
     s.set_defaults(func=run_score)
     return p
 
@@ -84,11 +89,12 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     """Print the score; returns 0 (1 with --fail-above when a MAPE is above it)."""
-    from t2v_energy_lib.analysis.cross_gpu import load_prediction, score_prediction
+    from t2v_energy_lib.analysis.cross_gpu import MIN_SCORED_POINTS, load_prediction, score_prediction
     from t2v_energy_lib.report.gpu_compare import score_lines
 
     prediction = load_prediction(args.prediction)
-    score = score_prediction(prediction, args.measured)
+    minimum = MIN_SCORED_POINTS if args.min_points is None else args.min_points
+    score = score_prediction(prediction, args.measured, min_points=max(1, minimum))
     print("\n".join(score_lines(score, prediction)))
     worst = max(score.latency_mape_pct, score.energy_mape_pct)
     return 1 if args.fail_above is not None and worst > args.fail_above else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from t2v_energy_lib.analysis.cross_gpu import MIN_SCORED_POINTS
 from t2v_energy_lib.report import fmt
 
 MEASURED_VS_EXPECTED_NOTE = (
@@ -138,6 +139,11 @@ def score_lines(score: Any, prediction: Any) -> list[str]:
     """What ``t2v-energy gpus score`` prints: the headline MAPEs, the goal, the order, per-component MAPEs."""
     before = {True: "yes", False: "NO", None: "unknown (a time is missing)"}[score.predicted_before_measured]
     verdict = "met" if score.meets_goal else "NOT met"
+    if len(score.points) < MIN_SCORED_POINTS:  # gpus score --min-points below the goal's minimum
+        verdict = (
+            f"not judged ({len(score.points)} point(s); the goal is stated over at least "
+            f"{MIN_SCORED_POINTS}: a partial score)"
+        )
     lines = [
         f"Prediction {prediction['source']['gpu']} -> {prediction['target']['gpu']} ({prediction['method']})",
         f"  written {score.predicted_utc}; first measurement {score.first_measured_utc}; written before "
