@@ -106,3 +106,41 @@ def test_results_placeholders_in_a_session(pytester: pytest.Pytester) -> None:
     loaded = load_results(written[0])
     assert written[0].parent.name == f"pytest-{loaded.provenance['versions']['diffusers']}"
     result.stdout.fnmatch_lines([f"wrote 1 result record(s) to {written[0].relative_to(pytester.path)}"])
+
+
+def collected(*args: str) -> dict[str, int]:
+    """Test functions of ``tests/gpu`` that ``pytest --collect-only args`` selects, and how many each."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+    ]
+    proc = subprocess.run([*cmd, *args, "tests/gpu"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    counts: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        if "::" in line:
+            name = line.split("[", 1)[0]
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_minus_m_gpu_selects_the_repository_suite() -> None:
+    """`pytest -m gpu` collects the benchmark suite of tests/gpu (what the H200 runs); `-m h100` the same
+    benchmarks (they carry both markers); neither selection is empty."""
+    gpu, h100 = collected("-m", "gpu"), collected("-m", "h100")
+    bench = {name: n for name, n in gpu.items() if name.startswith("tests/gpu/test_gpu_bench.py::")}
+    assert bench and bench == h100
+    for name in ("resolution_denoiser_step", "frames_denoiser_step", "cross_model_defaults_breakdown"):
+        assert gpu.get(f"tests/gpu/test_gpu_bench.py::test_{name}", 0) > 1
+    assert any(name.startswith("tests/gpu/test_optimizations.py::") for name in gpu)
