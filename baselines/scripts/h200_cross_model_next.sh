@@ -25,13 +25,15 @@
 #     characterize points 23 s each at these sizes, h200x2-call1-g0)
 #   4 HunyuanVideo defaults 720x1280x129 + profile: H100 556 s (cut in its profile) + 296 s resumed; each start
 #     pays a ~190 s warm-up at this shape (h100x4-call1-g1, h100x4-call2-g1)                  ~480 s + ~280 s
-#   5 Mochi 480x848x85, 64 steps (study settings; video ~184 s predicted, at the 180 s line for complete
+#   5 Wan2.1-T2V-14B 720x1280x81 (study settings)                                             ~145 s (H100 143.8 s)
+#   6 Mochi 480x848x85, 64 steps (study settings; video ~184 s predicted, at the 180 s line for complete
 #     generations: if it lands under 180 s, 2 generations add ~360 s, done by the next call)  ~60 s (H100 46-67 s)
-#   6 Wan2.1-T2V-14B 720x1280x81 (study settings)                                             ~145 s (H100 143.8 s)
 #   7 Wan2.1-T2V-1.3B 720x1280x81 (study settings; the resolution sweep's stored point has the same parts) ~55 s
 #   8 score (CPU, JSON only) and the tarball                                                     ~20 s
-# Whole: ~1,600 s of commands = 3 calls of 9 minutes (call 1: jobs 1-3; call 2: job 4; call 3: job 4's profile,
-# 5, 6 and as far as 7), a 4th if HunyuanVideo needs a third start.
+# Whole: ~1,600 s of commands, packed into 4 calls of 9 minutes, since HunyuanVideo cannot share a call with its
+# parts: call 1 jobs 1-3 (~485 s); call 2 job 4's parts (~495 s); call 3 job 4's profile (~290 s: the estimate
+# drops to 300 s once its breakdown is stored), 5 Wan2.1-14B at 720x1280 (~145 s) and 7 if it fits; call 4 what is
+# left (6 Mochi at 85 frames, 7, and Mochi's complete generations if its video lands under 180 s).
 set -u
 LIMIT=${LIMIT:-540}
 RESERVE=${RESERVE:-30}                                   # seconds kept for the score and the tarball
@@ -98,12 +100,19 @@ pytest_gpu() {  # the suite through pytest on this GPU, once (skipped when a pre
         --energy-results "$P/{gpu}/pytest-{diffusers}/results.json"
 }
 
+have() {  # have <record id>: the results hold it (a point whose parts are done needs less time)
+    python3 -c "import json, sys; ids = {r['id'] for r in json.load(open(sys.argv[1]))['records']}; \
+sys.exit(sys.argv[2] not in ids)" "$R/cross_model.json" "$1" 2>/dev/null
+}
+HUNYUAN=480                                               # build, ~190 s warm-up, parts; the profile if time is left
+have cross_model/hunyuanvideo/720x1280x129-s50/breakdown && HUNYUAN=300    # a new warm-up + the profile
+
 point  wan2.2-defaults       320 wan2.2-ti2v-5b   0
 point  wan14b-defaults        80 wan2.1-t2v-14b   0
 pytest_gpu                   100
-point  hunyuan-defaults      480 hunyuanvideo     0
-point  mochi-85f-study        70 mochi-1-preview  1
+point  hunyuan-defaults  $HUNYUAN hunyuanvideo     0
 point  wan14b-720p-study     150 wan2.1-t2v-14b   1
+point  mochi-85f-study        70 mochi-1-preview  1
 point  wan1.3b-720p-study     60 wan2.1-t2v-1.3b  1
 
 # the committed prediction against the points measured after it (fewer than 10: a partial score, said so)
