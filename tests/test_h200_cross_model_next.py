@@ -30,12 +30,13 @@ def record_ids(path: Path) -> set[str]:
 
 
 def test_the_jobs_cover_every_cross_model_point_missing_on_the_h200() -> None:
+    """Every job names a registered point (an index past the model's points raises), and every point without a
+    breakdown in the stored H200 folder has a job (points merged later stay listed: resume skips them)."""
     stored = record_ids(H200_CROSS_MODEL)
     missing = {sc.id for sc in cross_model_points() if sc.record_id("breakdown") not in stored}
-    assert missing, "nothing left to measure: retire the script"
     chosen = {cross_model_points([model])[index].id for _, _, model, index in script_points()}
+    assert len(chosen) == len(script_points()) >= 6
     assert missing <= chosen, sorted(missing - chosen)
-    assert not chosen & {sc.id for sc in cross_model_points() if sc.record_id("breakdown") in stored}
 
 
 def test_every_job_is_resumable_bounded_and_scored() -> None:
