@@ -271,3 +271,41 @@ def test_calibration_runner_refuses_without_a_gpu(tmp_path: Path, capsys: pytest
     assert main([str(tmp_path / "cal.json")]) == 2
     assert "torch.cuda is not available" in capsys.readouterr().err
     assert not (tmp_path / "cal.json").exists()
+
+
+def test_only_points_measured_after_the_prediction_count_as_blind(tmp_path: Path) -> None:
+    """A folder merged from an earlier and a later run: the prediction, written between them, is scored
+    prospectively on the later run's points only, and the printed score says which is which."""
+    from t2v_energy_lib.report.gpu_compare import score_lines
+    from t2v_energy_lib.scaleout.merge import merge_result_files
+
+    src_folder = source_folder(tmp_path)
+    src_cal = with_copy(GpuCalibration.from_json(src_folder / "reference.json"))
+    doc = predict_folder(src_folder, identical_target(src_cal), src_cal, created_utc="2026-12-02T12:00:00Z")
+    both = json.loads(
+        (relabelled_copy(tmp_path / "all", date="2026-12-02T00:00:00Z") / "resolution.json").read_text()
+    )
+    composed = [r for r in both["records"] if r["component"] == "composed"]
+    later_ids = {r["id"] for r in composed[:4]}
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, date, keep in (
+        ("early.json", "2026-12-02T00:00:00Z", False),
+        ("late.json", "2026-12-03T00:00:00Z", True),
+    ):
+        provenance = {k: v for k, v in both["provenance"].items() if k not in ("workers", "devices")}
+        part = dict(both, provenance=dict(provenance, date_utc=date))  # one run each, not a merge
+        part["records"] = [
+            dict(r, machine_state={k: v for k, v in r["machine_state"].items() if k != "result_file"})
+            for r in both["records"]
+            if (r["id"] in later_ids) == keep
+        ]
+        (runs / name).write_text(json.dumps(part))
+    (tmp_path / "h200").mkdir()
+    merge_result_files([runs / "early.json", runs / "late.json"], tmp_path / "h200" / "resolution.json")
+    score = score_prediction(doc, tmp_path / "h200")
+    assert score.predicted_before_measured is False  # the folder's first run predates the prediction
+    assert {p.record_id for p in score.blind_points} == later_ids
+    printed = "\n".join(score_lines(score, doc))
+    assert "blind (measured after the prediction was written): 4 point(s)" in printed
+    assert "partial" in printed  # 4 blind points: the goal is not judged on them

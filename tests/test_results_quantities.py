@@ -48,9 +48,11 @@ def test_sign_rules_come_from_the_declaration() -> None:
         ResultRecord("a", "s", "m", "c", {}, {HOST_ENERGY.key: [-1.0]})
 
 
-def test_legacy_cpu_and_ram_rounds_become_host_energy_on_read() -> None:
+def test_legacy_cpu_and_ram_rounds_gain_their_host_energy_sum_on_read_and_keep_the_parts() -> None:
     assert migrate_rounds({"cpu_energy_j": [1.0, 2.0], "ram_energy_j": [0.5, 0.25]}) == {
-        "host_energy_j": [1.5, 2.25]
+        "cpu_energy_j": [1.0, 2.0],
+        "ram_energy_j": [0.5, 0.25],
+        "host_energy_j": [1.5, 2.25],
     }
     only_cpu = {"cpu_energy_j": [1.0]}
     assert migrate_rounds(only_cpu) == only_cpu
@@ -58,7 +60,12 @@ def test_legacy_cpu_and_ram_rounds_become_host_energy_on_read() -> None:
         {"id": "a", "suite": "s", "model": "m", "component": "c", "settings": {},
          "rounds": {"latency_s": [1.0], "cpu_energy_j": [3.0], "ram_energy_j": [1.0]}}
     )  # fmt: skip
-    assert record.rounds == {"latency_s": (1.0,), "host_energy_j": (4.0,)}
+    assert record.rounds == {
+        "latency_s": (1.0,), "cpu_energy_j": (3.0,), "ram_energy_j": (1.0,), "host_energy_j": (4.0,)
+    }  # fmt: skip
+    assert (
+        ResultRecord.from_dict(record.to_dict()).rounds == record.rounds
+    )  # read, written, read: nothing lost
 
 
 def _benchmark(extra_info: dict[str, object]) -> dict[str, object]:

@@ -188,6 +188,27 @@ def test_merged_provenance_names_its_parts_by_file_name_run_date_and_gpu_not_by_
     assert str(tmp_path) not in json.dumps(workers)
 
 
+def test_a_merge_of_a_merged_file_keeps_every_gpu_of_the_first_merge(tmp_path):
+    base = tmp_path / "suite.json"
+    first = [write_worker(base, w, f"GPU-{w}-synthetic", [i]) for i, w in enumerate(("gw0", "gw1"))]
+    merge_result_files(first, tmp_path / "stored.json")
+    later = write_worker(tmp_path / "later.json", "gw0", "GPU-later-synthetic", [7])
+    summary = merge_result_files([tmp_path / "stored.json", later], tmp_path / "merged.json")
+    workers = load_results(tmp_path / "merged.json").provenance["workers"]
+    assert [w["gpu_uuid"] for w in workers] == [
+        "GPU-gw0-synthetic",
+        "GPU-gw1-synthetic",
+        "GPU-later-synthetic",
+    ]
+    assert [w.get("via") for w in workers] == ["stored.json", "stored.json", None]
+    assert summary.devices == ("GPU-gw0-synthetic", "GPU-gw1-synthetic", "GPU-later-synthetic")
+    by_test = {
+        r.settings["test"]: r.machine_state["gpu_uuid"]
+        for r in load_results(tmp_path / "merged.json").records
+    }
+    assert by_test == {0: "GPU-gw0-synthetic", 1: "GPU-gw1-synthetic", 7: "GPU-later-synthetic"}
+
+
 def test_an_older_merged_file_with_absolute_worker_paths_reads_as_file_names(tmp_path):
     path = write_worker(tmp_path / "old.json", "gw0", "GPU-synthetic", [0])
     doc = json.loads(path.read_text())

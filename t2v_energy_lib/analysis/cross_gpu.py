@@ -338,6 +338,8 @@ class CrossGpuScore:
         predicted_utc: When the prediction was written.
         first_measured_utc: The earliest run start among the measured folder's files.
         goal_pct: The MAPE goal. Units: %.
+        measured_utc: Record id -> start of the run that measured it (its result file's, or for a merged
+            file its worker's ``date_utc``), for the per-video points.
     """
 
     points: tuple[ScoredPoint, ...]
@@ -346,6 +348,18 @@ class CrossGpuScore:
     predicted_utc: str
     first_measured_utc: str | None
     goal_pct: float = MAPE_GOAL_PCT
+    measured_utc: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def blind_points(self) -> tuple[ScoredPoint, ...]:
+        """The per-video points measured after the prediction was written: the only prospective score."""
+        if not self.predicted_utc:
+            return ()
+        written = _parse_utc(self.predicted_utc)
+        dates = dict(self.measured_utc)
+        return tuple(
+            p for p in self.points if dates.get(p.record_id) and _parse_utc(dates[p.record_id]) > written
+        )
 
     @staticmethod
     def mape(points: tuple[ScoredPoint, ...], quantity: str) -> float:
@@ -393,6 +407,42 @@ def first_measured_utc(folder: str | Path) -> str | None:
         if date:
             dates.append(str(date))
     return min(dates, key=_parse_utc) if dates else None
+
+
+def record_measured_utc(folder: str | Path) -> dict[str, str]:
+    """Record id -> start of the run that measured it, for every result file of ``folder`` (or one file).
+
+    A merged file names its workers (``provenance.workers``) and each record the file it came from
+    (``machine_state.result_file``): the record takes that worker's date; otherwise the file's ``date_utc``.
+    Generated reports and ``runs/`` copies are passed over.
+    """
+    from t2v_energy_lib.results.storage import SKIPPED_DIRS
+
+    root = Path(folder)
+    files = [root] if root.is_file() else sorted(root.rglob("*.json"))
+    out: dict[str, str] = {}
+    for path in files:
+        if root.is_dir() and set(path.relative_to(root).parts[:-1]) & set(SKIPPED_DIRS):
+            continue
+        try:
+            doc = json.loads(path.read_text())
+            provenance = doc.get("provenance", {})
+            records = doc.get("records", [])
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        workers = {
+            Path(str(w.get("source") or w.get("file") or "")).name: str(w["date_utc"])
+            for w in provenance.get("workers") or ()
+            if isinstance(w, Mapping) and w.get("date_utc")
+        }
+        for record in records:
+            if not isinstance(record, Mapping) or "id" not in record:
+                continue
+            source = str((record.get("machine_state") or {}).get("result_file") or "")
+            date = workers.get(source) or provenance.get("date_utc")
+            if date:
+                out[str(record["id"])] = str(date)
+    return out
 
 
 def score_prediction(
@@ -446,4 +496,9 @@ def score_prediction(
         unmeasured=tuple(unmeasured),
         predicted_utc=str(prediction.get("created_utc") or ""),
         first_measured_utc=first_measured_utc(measured_folder),
+        measured_utc=tuple(
+            (pid, date)
+            for pid, date in record_measured_utc(measured_folder).items()
+            if pid in prediction["points"]
+        ),
     )

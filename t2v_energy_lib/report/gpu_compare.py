@@ -135,6 +135,23 @@ def gpu_comparison_section(cmp: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _blind_line(score: Any) -> str:
+    """The prospective score: only the points measured after the prediction was written."""
+    blind = score.blind_points
+    if not blind:
+        return "  blind (measured after the prediction was written): no point; this score is retrospective"
+    if len(blind) < MIN_SCORED_POINTS:
+        verdict = f"not judged ({len(blind)} point(s) of the {MIN_SCORED_POINTS} the goal needs: partial)"
+    else:
+        met = max(score.mape(blind, "latency"), score.mape(blind, "energy")) <= score.goal_pct
+        verdict = "met" if met else "NOT met"
+    return (
+        f"  blind (measured after the prediction was written): {len(blind)} point(s), latency MAPE "
+        f"{score.mape(blind, 'latency'):.2f}%, energy MAPE {score.mape(blind, 'energy'):.2f}%; "
+        f"goal: {verdict}"
+    )
+
+
 def score_lines(score: Any, prediction: Any) -> list[str]:
     """What ``t2v-energy gpus score`` prints: the headline MAPEs, the goal, the order, per-component MAPEs."""
     before = {True: "yes", False: "NO", None: "unknown (a time is missing)"}[score.predicted_before_measured]
@@ -144,6 +161,8 @@ def score_lines(score: Any, prediction: Any) -> list[str]:
             f"not judged ({len(score.points)} point(s); the goal is stated over at least "
             f"{MIN_SCORED_POINTS}: a partial score)"
         )
+    if score.predicted_before_measured is not True:
+        verdict += " (retrospective: written after the first measurement; the blind line is prospective)"
     lines = [
         f"Prediction {prediction['source']['gpu']} -> {prediction['target']['gpu']} ({prediction['method']})",
         f"  written {score.predicted_utc}; first measurement {score.first_measured_utc}; written before "
@@ -153,6 +172,7 @@ def score_lines(score: Any, prediction: Any) -> list[str]:
         f"  latency MAPE {score.latency_mape_pct:.2f}%, energy MAPE {score.energy_mape_pct:.2f}%; goal <= "
         f"{score.goal_pct:g}%: {verdict}",
     ]
+    lines.append(_blind_line(score))
     for component in sorted({p.component for p in score.parts}):
         parts = tuple(p for p in score.parts if p.component == component)
         lines.append(

@@ -127,9 +127,11 @@ def sign_problem(key: str, value: float) -> str | None:
 
 
 def migrate_rounds(rounds: Mapping[str, Sequence[float]]) -> dict[str, Sequence[float]]:
-    """Rounds in the current representation: legacy ``cpu_energy_j`` + ``ram_energy_j`` -> ``host_energy_j``.
+    """Rounds in the current representation: ``host_energy_j`` = legacy ``cpu_energy_j`` + ``ram_energy_j``.
 
-    Rounds without both legacy parts (or that already hold ``host_energy_j``) are returned unchanged.
+    The legacy parts stay beside the sum, as written: a file read and written again (a merge) keeps every raw
+    value it had. Rounds without both legacy parts (or that already hold ``host_energy_j``) are returned
+    unchanged.
     """
     out = dict(rounds)
     if HOST_ENERGY.key in out or not all(part in out for part in LEGACY_HOST_PARTS):
@@ -137,8 +139,6 @@ def migrate_rounds(rounds: Mapping[str, Sequence[float]]) -> dict[str, Sequence[
     cpu, ram = (out[part] for part in LEGACY_HOST_PARTS)
     if not (_numbers(cpu) and _numbers(ram) and len(cpu) == len(ram)):
         return out  # malformed: left for the schema to name the problem
-    for part in LEGACY_HOST_PARTS:
-        del out[part]
     out[HOST_ENERGY.key] = [math.fsum((c, r)) for c, r in zip(cpu, ram, strict=True)]
     return out
 

@@ -130,6 +130,16 @@ def _worker_entry(part: Any) -> dict[str, Any]:
     }
 
 
+def _worker_entries(part: Any) -> list[dict[str, Any]]:
+    """The workers behind ``part``: its own entry, or, for a file that is itself a merge, the workers it
+    names (each with ``via``: the merged file it came through), so a merge of merges keeps every GPU."""
+    nested = part.provenance.get("workers")
+    if not isinstance(nested, list) or not nested:
+        return [_worker_entry(part)]
+    via = Path(part.path).name if part.path is not None else None
+    return [{**dict(w), "via": via} for w in nested if isinstance(w, Mapping)]
+
+
 def _renamed(value: Any, renames: Mapping[str, str]) -> Any:
     """``value`` with every string equal to a renamed id replaced (ids of parts inside ``extra``)."""
     if isinstance(value, str):
@@ -219,8 +229,8 @@ def merge_result_files(
                 continue
             origin[record.id] = (source, content)
             merged[record.id] = _with_worker_state(record, source, _gpu(part.provenance).get("uuid"))
-    workers = tuple(_worker_entry(part) for part in parts)
-    devices = tuple(dict.fromkeys(w["gpu_uuid"] for w in workers))
+    workers = tuple(w for part in parts for w in _worker_entries(part))
+    devices = tuple(dict.fromkeys(w.get("gpu_uuid") for w in workers))
     provenance = dict(parts[0].provenance)
     provenance["workers"] = [dict(w) for w in workers]
     provenance["devices"] = list(devices)
