@@ -146,3 +146,21 @@ def test_savings_gate_fails_when_a_saving_vanishes() -> None:
     nothing = optimization_rows([r for r in _records() if r.extra["status"] != "engaged"])
     with pytest.raises(MissingResultsError, match="no significant saving"):
         vanished_savings(nothing, baseline)
+
+
+def test_the_optimization_goal_claim_holds_only_with_an_engaged_40_percent_saving() -> None:
+    from t2v_energy_lib.analysis.claims import CLAIMS
+    from t2v_energy_lib.results.schema import ResultFile
+
+    def judge(records: list[Any]) -> Any:
+        return CLAIMS["optimization_goal"](ResultFile(provenance={}, records=tuple(records)))
+
+    assert judge(_records()).verdict == "holds"  # half steps: 44% of the default's energy
+    without_half = [r for r in _records() if "steps" not in r.id]
+    assert judge(without_half).verdict == "does not hold"  # best left: PAB, 18%
+    idle_lever = [r for r in _records() if "steps" not in r.id] + [
+        _record("cache:mag", "not_engaged", [3000.0, 3100.0], 0.0, 1000.0)  # cheap, but never engaged
+    ]
+    assert judge(idle_lever).verdict == "does not hold"
+    with pytest.raises(MissingResultsError):
+        judge([r for r in _records() if r.suite != "optimizations"])
