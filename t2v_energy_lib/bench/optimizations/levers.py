@@ -49,6 +49,8 @@ class ApplyContext:
         default_attention_kernels: Attention kernels/ops in the default pipeline's profile (None: unknown).
         cleanup: Undo functions for changes to shared components (the VAE), run after the variant.
         notes: Per-lever facts found while applying (JSON-ready), stored with the record.
+        cfg_mode: How the pipeline runs CFG (the model spec's ``two_pass``, ``batch2`` or ``none``; empty:
+            unknown).
     """
 
     pipe: Any
@@ -64,6 +66,7 @@ class ApplyContext:
     default_attention_kernels: list[str] | None = None
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    cfg_mode: str = ""
 
 
 @dataclass
@@ -312,10 +315,44 @@ def _calibrate_mag_ratios(ctx: ApplyContext) -> list[float]:
     raise LeverUnavailable("MagCache calibration printed no ratios (the calibration run did not complete)")
 
 
+def faster_cache_unavailable(ctx: ApplyContext) -> str | None:
+    """Why FasterCache cannot run on this pipeline's CFG execution; None when it may (or it is unknown).
+
+    FasterCache (diffusers 0.42.1 ``hooks/faster_cache.py``, documented on CogVideoX) needs the pipeline to
+    run CFG as one batch ``[uncond, cond]``: its denoiser hook keeps the conditional half of each batched
+    input (``chunk(2)[1]``) and its block hooks cache the conditional half of each attention output.
+    """
+    if ctx.cfg_mode == "batch2" and ctx.guidance_scale > 1:
+        return None
+    if ctx.cfg_mode == "two_pass":
+        return (
+            "FasterCache needs CFG run as one batch [uncond, cond] (diffusers 0.42.1 hooks/faster_cache.py; "
+            "documented on CogVideoX, whose pipeline batches CFG): this pipeline runs the conditional and "
+            "unconditional passes as two batch-1 forwards, so FasterCacheBlockHook's chunk(2, dim=0)[1] of "
+            "a batch-1 attention output raises IndexError: tuple index out of range on the first step "
+            "(and the cfg_batch lever batches [cond, uncond], the reverse order, so it cannot be combined)"
+        )
+    if ctx.cfg_mode == "none" or (ctx.cfg_mode == "batch2" and ctx.guidance_scale <= 1):
+        return (
+            "FasterCache needs CFG run as one batch [uncond, cond] (diffusers 0.42.1 hooks/faster_cache.py): "
+            "this pipeline runs no unconditional pass here (guidance-distilled or guidance_scale <= 1)"
+        )
+    return None
+
+
 class CacheApplier:
     """A cache hook: ``transformer.enable_cache(<Config>)`` at its documented settings."""
 
+    def unavailable_reason(self, lever: Lever, ctx: ApplyContext) -> str | None:
+        """Why the hook cannot run on this pipeline (FasterCache without batched CFG); None when it may."""
+        if lever.name.split("@")[0] == "cache:faster":
+            return faster_cache_unavailable(ctx)
+        return None
+
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        reason = self.unavailable_reason(lever, ctx)
+        if reason is not None:
+            raise LeverUnavailable(reason)
         transformer = ctx.pipe.transformer
         if not hasattr(transformer, "enable_cache"):
             raise LeverUnavailable(f"{type(transformer).__name__} has no enable_cache (not a CacheMixin)")
