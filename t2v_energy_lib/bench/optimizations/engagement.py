@@ -199,8 +199,8 @@ def compiled_regions(module: Any) -> int:
 
 def compiler_disabled_hooks(module: Any, recurse: bool = True, compiled_only: bool = False) -> dict[str, int]:
     """Per hook name, modules whose Diffusers hook replaces the forward with a ``new_forward`` decorated
-    ``@torch.compiler.disable`` (Diffusers 0.42.1: MagCache, SeaCache, TaylorSeer): a compiled call of such a
-    module runs everything inside its forward eagerly.
+    ``@torch.compiler.disable`` (Diffusers 0.42.1: the MagCache and SeaCache block hooks; TaylorSeer and
+    FirstBlockCache disable only helpers): a compiled call of such a module runs its forward eagerly.
 
     Args:
         module: The root module.
