@@ -42,6 +42,7 @@ def _script_lists(name: str) -> dict[str, list[str]]:
     ("script", "model"),
     [
         ("h200_optimizations_next.sh", {"COG": "cogvideox-2b", "WAN": "wan2.1-t2v-1.3b"}),
+        ("h200_optimizations_engage.sh", {"COG": "cogvideox-2b", "WAN": "wan2.1-t2v-1.3b"}),
         ("h200_optimizations_14b.sh", {"": "wan2.1-t2v-14b"}),
     ],
 )

@@ -134,11 +134,11 @@ def test_deviation_is_computed_for_every_measured_variant(run: dict[str, Any]) -
     assert run["records"]["steps:half"].extra["deviation"]["latents_rel_l2"] > 0
 
 
-def test_failures_are_recorded_and_the_suite_goes_on(run: dict[str, Any]) -> None:
-    faster = run["records"]["cache:faster"]
-    if faster.extra["status"] == "failed":  # FasterCache expects batched CFG; Wan runs two passes
-        assert faster.component == "not_measured" and faster.extra["reason"]
-    assert run["records"]["vae:slicing"].component == "end_to_end"  # measured after the failure
+def test_fastercache_on_two_pass_cfg_is_not_available_and_the_suite_goes_on(run: dict[str, Any]) -> None:
+    faster = run["records"]["cache:faster"]  # FasterCache needs batched CFG; Wan runs two passes
+    assert faster.extra["status"] == "not_available" and faster.component == "not_measured"
+    assert "two batch-1 forwards" in faster.extra["reason"]
+    assert run["records"]["vae:slicing"].component == "end_to_end"
 
 
 def test_records_keep_raw_rounds_and_provenance(run: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@
 * :class:`DispatchCounter` counts calls of each attention backend function of the Diffusers dispatcher.
 * :class:`VaeDecodeCounter` counts ``decode`` / ``_decode`` / ``tiled_decode`` calls of the VAE.
 * :func:`compiled_regions`, :func:`fp8_parameters`: static evidence (modules with a compiled call,
-  parameters stored in fp8).
+  parameters stored in fp8); :func:`compiler_disabled_hooks`: hooks whose forward Dynamo never compiles.
 
 Counters are Python-side and cost a function call per hooked module call; they are installed only around
 the (unmeasured) probe generation, never around a measured window.
@@ -176,9 +176,47 @@ class VaeDecodeCounter:
             self.vae.__dict__.pop(name, None)
 
 
+def innermost_forward(module: Any) -> tuple[Any, str] | None:
+    """``(fn_ref, attribute)`` holding the forward that ``module``'s first Diffusers hook wraps (the module's
+    own forward), or None when ``module`` has no hook."""
+    registry = getattr(module, "_diffusers_hook", None)
+    if registry is None or not registry._fn_refs:
+        return None
+    fn_ref = registry._fn_refs[0]
+    return fn_ref, "original_forward" if fn_ref.original_forward is not None else "forward"
+
+
 def compiled_regions(module: Any) -> int:
-    """Submodules of ``module`` with a compiled call (``nn.Module.compile`` sets ``_compiled_call_impl``)."""
-    return sum(1 for m in module.modules() if getattr(m, "_compiled_call_impl", None) is not None)
+    """Submodules of ``module`` with a compiled call: ``nn.Module.compile`` (sets ``_compiled_call_impl``),
+    or a compiled forward inside their Diffusers hooks (``torch.compile`` marks it)."""
+    n = 0
+    for m in module.modules():
+        inner = innermost_forward(m)
+        hooked = inner is not None and hasattr(getattr(*inner), "_torchdynamo_orig_callable")
+        n += int(getattr(m, "_compiled_call_impl", None) is not None or hooked)
+    return n
+
+
+def compiler_disabled_hooks(module: Any, recurse: bool = True, compiled_only: bool = False) -> dict[str, int]:
+    """Per hook name, modules whose Diffusers hook replaces the forward with a ``new_forward`` decorated
+    ``@torch.compiler.disable`` (Diffusers 0.42.1: the MagCache and SeaCache block hooks; TaylorSeer and
+    FirstBlockCache disable only helpers): a compiled call of such a module runs its forward eagerly.
+
+    Args:
+        module: The root module.
+        recurse: Look at every submodule (else ``module`` alone).
+        compiled_only: Count only modules with a compiled call (``nn.Module.compile``).
+    """
+    out: dict[str, int] = {}
+    for m in module.modules() if recurse else [module]:
+        registry = getattr(m, "_diffusers_hook", None)
+        if registry is None or (compiled_only and getattr(m, "_compiled_call_impl", None) is None):
+            continue
+        for name, fn_ref in zip(registry._hook_order, registry._fn_refs, strict=True):
+            new_forward = getattr(registry.hooks[name], "new_forward", None)
+            if fn_ref.original_forward is not None and getattr(new_forward, "_torchdynamo_disable", False):
+                out[name] = out.get(name, 0) + 1
+    return out
 
 
 def dynamo_graphs() -> int:
@@ -186,6 +224,14 @@ def dynamo_graphs() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["stats"].get("unique_graphs", 0))
+
+
+def reset_dynamo() -> None:
+    """Drop every graph Dynamo cached in this process (``torch._dynamo.reset()``): a fresh denoiser of the
+    same class would otherwise run the graphs an earlier variant compiled, adding none and paying nothing."""
+    import torch
+
+    torch._dynamo.reset()
 
 
 def fp8_parameters(module: Any) -> int:

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2v_energy_lib.bench.optimizations.cfg_batch import CfgBatcher
-from t2v_energy_lib.bench.optimizations.engagement import Verdict, fp8_parameters
+from t2v_energy_lib.bench.optimizations.engagement import (
+    Verdict,
+    compiler_disabled_hooks,
+    fp8_parameters,
+    innermost_forward,
+)
 from t2v_energy_lib.bench.optimizations.variants import OTHER_ACCELERATOR_BACKENDS, Lever
 from t2v_energy_lib.errors import OptimizationError
 
@@ -44,6 +49,8 @@ class ApplyContext:
         default_attention_kernels: Attention kernels/ops in the default pipeline's profile (None: unknown).
         cleanup: Undo functions for changes to shared components (the VAE), run after the variant.
         notes: Per-lever facts found while applying (JSON-ready), stored with the record.
+        cfg_mode: How the pipeline runs CFG (the model spec's ``two_pass``, ``batch2`` or ``none``; empty:
+            unknown).
     """
 
     pipe: Any
@@ -59,6 +66,7 @@ class ApplyContext:
     default_attention_kernels: list[str] | None = None
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    cfg_mode: str = ""
 
 
 @dataclass
@@ -71,7 +79,9 @@ class Probe:
         vae: VAE method calls.
         steps_run: Denoising steps the generation ran (step callbacks).
         compiled_regions: Modules with a compiled call.
-        dynamo_graphs_added: Graphs Dynamo compiled while the variant was applied and warmed up.
+        dynamo_graphs_added: Graphs Dynamo compiled while the variant was applied and warmed up (after
+            ``torch._dynamo.reset()``: graphs of earlier variants are never reused).
+        compiler_disabled_hooks: Per hook name, compiled blocks whose forward is a compiler-disabled hook.
         attention_kernels: Attention-category kernel/op names of a profiled one-step call (text encoder and
             denoiser, no decode), or None when not profiled.
     """
@@ -82,6 +92,7 @@ class Probe:
     steps_run: int = 0
     compiled_regions: int = 0
     dynamo_graphs_added: int = 0
+    compiler_disabled_hooks: dict[str, int] = field(default_factory=dict)
     attention_kernels: list[str] | None = None
 
 
@@ -103,39 +114,80 @@ def repeated_blocks(module: Any) -> list[Any]:
 
 
 class CompileApplier:
-    """Regional compilation: ``transformer.compile_repeated_blocks(**settings)``."""
+    """Regional compilation: ``transformer.compile_repeated_blocks(**settings)`` (or each block of the longest
+    block list where the model declares no ``_repeated_blocks``). A block whose cache hook's forward is
+    ``@torch.compiler.disable`` (see :func:`.engagement.compiler_disabled_hooks`) would run eagerly inside
+    its compiled call: there the block's own forward, which the hook calls when it computes, is compiled."""
 
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
         transformer = ctx.pipe.transformer
-        if getattr(transformer, "_repeated_blocks", None):
-            transformer.compile_repeated_blocks(**dict(lever.settings))
-            return
-        # e.g. CogVideoX in Diffusers 0.42.1 declares none: compile its repeated blocks the same way
-        blocks = repeated_blocks(transformer)
+        settings = dict(lever.settings)
+        declared = getattr(transformer, "_repeated_blocks", None)
+        if declared:
+            blocks = [m for m in transformer.modules() if type(m).__name__ in declared]
+        else:  # e.g. CogVideoX in Diffusers 0.42.1 declares none: compile its repeated blocks the same way
+            blocks = repeated_blocks(transformer)
         if not blocks:
             raise LeverUnavailable(
                 f"{type(transformer).__name__} declares no _repeated_blocks and has no block list"
             )
+        hooked = [b for b in blocks if compiler_disabled_hooks(b, recurse=False)]
+        if declared and not hooked:
+            transformer.compile_repeated_blocks(**settings)
+            return
         for block in blocks:
-            block.compile(**dict(lever.settings))
-        ctx.notes["compile_regions"] = (
-            f"{type(transformer).__name__} declares no _repeated_blocks: each of its {len(blocks)} "
-            f"{type(blocks[0]).__name__} blocks compiled by nn.Module.compile (as compile_repeated_blocks)"
-        )
+            if block in hooked:
+                compile_inside_hooks(block, settings)
+            else:
+                block.compile(**settings)
+        kind = type(blocks[0]).__name__
+        if not declared:
+            ctx.notes["compile_regions"] = (
+                f"{type(transformer).__name__} declares no _repeated_blocks: each of its {len(blocks)} "
+                f"{kind} blocks compiled by nn.Module.compile (as compile_repeated_blocks)"
+            )
+        if hooked:
+            names = ", ".join(sorted({n for b in hooked for n in compiler_disabled_hooks(b, recurse=False)}))
+            ctx.notes["compile_inside_hooks"] = (
+                f"{len(hooked)} of {len(blocks)} {kind} blocks carry the hook(s) {names}, whose "
+                "new_forward diffusers decorates @torch.compiler.disable (a compiled block call would run "
+                "eagerly): their own forward, which the hook calls when it computes, compiled by "
+                "torch.compile instead"
+            )
 
     def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
-        activity = {
+        activity: dict[str, Any] = {
             "compiled_regions": probe.compiled_regions,
             "dynamo_graphs_added": probe.dynamo_graphs_added,
         }
+        no = "no compiled region ran (no Dynamo graph compiled)"
+        if probe.compiler_disabled_hooks:
+            activity["compiler_disabled_hooks"] = probe.compiler_disabled_hooks
+            hooks = ", ".join(f"{k} on {v} blocks" for k, v in sorted(probe.compiler_disabled_hooks.items()))
+            no = (
+                "no compiled region ran: each compiled block's forward is a cache hook's new_forward "
+                f"({hooks}) that diffusers decorates @torch.compiler.disable, so everything inside runs "
+                "eagerly and Dynamo compiled no graph"
+            )
         count = min(probe.compiled_regions, probe.dynamo_graphs_added)
         return _engaged(
             lever,
             count,
             activity,
             f"{probe.compiled_regions} blocks compiled, {probe.dynamo_graphs_added} graphs",
-            "no compiled region ran (no Dynamo graph compiled)",
+            no,
         )
+
+
+def compile_inside_hooks(block: Any, settings: dict[str, Any]) -> None:
+    """``torch.compile`` the forward that ``block``'s first Diffusers hook wraps (the block's own forward)."""
+    import torch
+
+    inner = innermost_forward(block)
+    if inner is None:
+        raise LeverUnavailable(f"{type(block).__name__} has no Diffusers hook to compile inside")
+    fn_ref, attr = inner
+    setattr(fn_ref, attr, torch.compile(getattr(fn_ref, attr), **settings))
 
 
 class AttentionApplier:
@@ -263,10 +315,44 @@ def _calibrate_mag_ratios(ctx: ApplyContext) -> list[float]:
     raise LeverUnavailable("MagCache calibration printed no ratios (the calibration run did not complete)")
 
 
+def faster_cache_unavailable(ctx: ApplyContext) -> str | None:
+    """Why FasterCache cannot run on this pipeline's CFG execution; None when it may (or it is unknown).
+
+    FasterCache (diffusers 0.42.1 ``hooks/faster_cache.py``, documented on CogVideoX) needs the pipeline to
+    run CFG as one batch ``[uncond, cond]``: its denoiser hook keeps the conditional half of each batched
+    input (``chunk(2)[1]``) and its block hooks cache the conditional half of each attention output.
+    """
+    if ctx.cfg_mode == "batch2" and ctx.guidance_scale > 1:
+        return None
+    if ctx.cfg_mode == "two_pass":
+        return (
+            "FasterCache needs CFG run as one batch [uncond, cond] (diffusers 0.42.1 hooks/faster_cache.py; "
+            "documented on CogVideoX, whose pipeline batches CFG): this pipeline runs the conditional and "
+            "unconditional passes as two batch-1 forwards, so FasterCacheBlockHook's chunk(2, dim=0)[1] of "
+            "a batch-1 attention output raises IndexError: tuple index out of range on the first step "
+            "(and the cfg_batch lever batches [cond, uncond], the reverse order, so it cannot be combined)"
+        )
+    if ctx.cfg_mode == "none" or (ctx.cfg_mode == "batch2" and ctx.guidance_scale <= 1):
+        return (
+            "FasterCache needs CFG run as one batch [uncond, cond] (diffusers 0.42.1 hooks/faster_cache.py): "
+            "this pipeline runs no unconditional pass here (guidance-distilled or guidance_scale <= 1)"
+        )
+    return None
+
+
 class CacheApplier:
     """A cache hook: ``transformer.enable_cache(<Config>)`` at its documented settings."""
 
+    def unavailable_reason(self, lever: Lever, ctx: ApplyContext) -> str | None:
+        """Why the hook cannot run on this pipeline (FasterCache without batched CFG); None when it may."""
+        if lever.name.split("@")[0] == "cache:faster":
+            return faster_cache_unavailable(ctx)
+        return None
+
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+        reason = self.unavailable_reason(lever, ctx)
+        if reason is not None:
+            raise LeverUnavailable(reason)
         transformer = ctx.pipe.transformer
         if not hasattr(transformer, "enable_cache"):
             raise LeverUnavailable(f"{type(transformer).__name__} has no enable_cache (not a CacheMixin)")

@@ -217,6 +217,7 @@ class OptimizationRunner:
             pipe, spec.family, self.options.device, target.steps, target.steps, target.guidance_scale
         )
         ctx.compiled = "compile" in variant.kinds
+        ctx.cfg_mode = spec.cfg_mode
         reason = unavailable_reason(variant.levers, ctx)
         if reason is None:
             return False
@@ -340,6 +341,7 @@ class OptimizationRunner:
         ctx = ApplyContext(pipe, spec.family, o.device, target.steps, target.steps, target.guidance_scale)
         ctx.run_once = lambda: gen(ctx.steps, keep=False)
         ctx.compiled = "compile" in variant.kinds
+        ctx.cfg_mode = spec.cfg_mode
         note = RANDOM_WEIGHTS_NOTE if o.weights is None else f"weights loaded from {o.weights}"
         return VariantRun(
             variant, ctx, gen, self.meter, self.reference, o.warmup_steps, o.profile_attention, note

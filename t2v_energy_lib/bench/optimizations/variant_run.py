@@ -5,6 +5,10 @@ the plugin's ``energy`` fixture meters them): :meth:`VariantRun.setup`, then ``r
 metered video, then :meth:`VariantRun.finish` for the record's extra (status, engagement, deviation, setup
 cost), then :meth:`VariantRun.close`.
 
+A variant that compiles starts with ``torch._dynamo.reset()``: Dynamo keys its cache on code, not on the
+module object, so a fresh denoiser would otherwise run an earlier variant's graphs (no graph added, no
+compilation paid) and its engagement and setup cost would be another variant's.
+
 Counters sit in place from the application of the levers to the last video, except around compiled regions:
 a Python counter inside one becomes a Dynamo guard (a recompilation per count), so a variant that compiles is
 counted in one unmetered generation before compiling, and its counters removed before the compilation.
@@ -18,7 +22,13 @@ from typing import Any
 
 from t2v_energy_lib.bench.instrument import peak_memory_bytes, reset_peak
 from t2v_energy_lib.bench.optimizations.deviation import deviation
-from t2v_energy_lib.bench.optimizations.engagement import attention_kernels, compiled_regions, dynamo_graphs
+from t2v_energy_lib.bench.optimizations.engagement import (
+    attention_kernels,
+    compiled_regions,
+    compiler_disabled_hooks,
+    dynamo_graphs,
+    reset_dynamo,
+)
 from t2v_energy_lib.bench.optimizations.generation import Counters, Generator, Output
 from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext, Probe
 from t2v_energy_lib.bench.optimizations.select import variant_status
@@ -27,6 +37,13 @@ from t2v_energy_lib.bench.optimizations.variants import Variant
 RANDOM_WEIGHTS_NOTE = (
     "random weights: deviations are numerical, not perceived quality; activation-dependent caches "
     "(FirstBlock, Mag, Sea) skip differently with trained weights"
+)
+
+COMPILE_CACHE_NOTE = (
+    "torch._dynamo.reset() before this variant: it compiles its own graphs (a fresh denoiser of the same "
+    "class would otherwise reuse an earlier variant's), so its setup cost and payback are its own, as in a "
+    "process that runs this configuration alone; Inductor's on-disk caches (FX graphs, autotuning) warmed by "
+    "an earlier compile on this machine may still shorten it, as they would for a user"
 )
 
 
@@ -92,8 +109,11 @@ class VariantRun:
         """Apply the levers and warm up, in metered setup window(s); counts a compiled variant first."""
         pipe, ctx = self.ctx.pipe, self.ctx
         self.counters = Counters(pipe).__enter__()
-        graphs0 = dynamo_graphs()
         compiled = [lv for lv in self.variant.levers if lv.kind == "compile"]
+        if compiled:  # its own compilation: never the graphs an earlier variant of this process compiled
+            reset_dynamo()
+            ctx.notes["compile_cache"] = COMPILE_CACHE_NOTE
+        graphs0 = dynamo_graphs()
         windows = [self._window("setup", lambda: self._apply(compiled))]
         if compiled:
             if {"cache", "attention"} & set(self.variant.kinds):  # their counts would sit in compiled code
@@ -105,6 +125,7 @@ class VariantRun:
             self.reference.setup = self.setup_reading
         self.probe.compiled_regions = compiled_regions(pipe.transformer)
         self.probe.dynamo_graphs_added = dynamo_graphs() - graphs0
+        self.probe.compiler_disabled_hooks = compiler_disabled_hooks(pipe.transformer, compiled_only=True)
         self.counters.reset()
         if ctx.cfg_batcher is not None:
             ctx.cfg_batcher.reset_counts()
