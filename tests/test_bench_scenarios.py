@@ -68,7 +68,7 @@ def test_cross_model_has_every_model_and_the_study_settings() -> None:
     assert {p.model_id for p in points} == {s.id for s in list_specs()}
     wan_study = [p for p in points if p.model_id == WAN_13B and p.label == "study settings"]
     assert [p.settings.id for p in wan_study] == ["720x1280x81-s50"]
-    assert SUITES[-1] == "cross_model"
+    assert SUITES[-2:] == ("cross_model", "holdout")
 
 
 def test_parse_points() -> None:

@@ -139,9 +139,18 @@ def measured_memory_share(record: Any, per_token_s: Mapping[str, float]) -> floa
     return min(MAX_MEASURED_MEMORY_SHARE, per_token_s[record.model] * tokens / step_s)
 
 
-def _part(
-    record: Any, ops: PartOps, move: dict[str, Any], per_token_s: Mapping[str, float]
+def transfer_part(
+    record: Any, ops: PartOps, move: Mapping[str, Any], per_token_s: Mapping[str, float]
 ) -> dict[str, Any]:
+    """One part of the prediction: ``record``'s mean latency and energy on the source, carried to the target.
+
+    Args:
+        record: A result record, or any object with its ``id``, ``model``, ``component``, ``settings`` and
+            ``rounds`` (``latency_s``, ``gpu_energy_j``), e.g. a part fitted on the source.
+        ops: The operator counter.
+        move: :func:`~t2v_energy_lib.theory.transfer.predict_part`'s GPU arguments (``TransferSetup.move``).
+        per_token_s: :func:`elementwise_seconds_per_token` of the source.
+    """
     from t2v_energy_lib.theory.transfer import predict_part
 
     lat, energy = mean(record.rounds["latency_s"]), mean(record.rounds["gpu_energy_j"])
@@ -161,6 +170,107 @@ def _part(
     }
 
 
+@dataclass(frozen=True)
+class TransferSetup:
+    """Both GPUs of a prediction and what the transfer needs of them.
+
+    Attributes:
+        source: The source GPU's calibration.
+        target: The target GPU's calibration.
+        move: :func:`~t2v_energy_lib.theory.transfer.predict_part`'s ``source``, ``target``,
+            ``source_power`` and ``target_power`` arguments.
+        bandwidth_from: How the two copy bandwidths were obtained (:func:`ceilings`).
+    """
+
+    source: GpuCalibration
+    target: GpuCalibration
+    move: Mapping[str, Any]
+    bandwidth_from: str
+
+
+def transfer_setup(
+    source_folder: str | Path, target: GpuCalibration, source: GpuCalibration | None = None
+) -> TransferSetup:
+    """The transfer's ceilings and board powers from the target's calibration and the source's.
+
+    Args:
+        source_folder: The source's measured folder (``baselines/<gpu>/<version>``).
+        target: The target GPU's calibration.
+        source: The source GPU's calibration (default: the folder's ``calibration.json``, else its meter
+            reference check ``reference.json``, which has matmul throughput and idle/loaded power but no copy
+            bandwidth).
+
+    Raises:
+        BaselineFormatError: No source calibration.
+    """
+    from t2v_energy_lib.theory.transfer import BoardPower
+
+    folder = Path(source_folder)
+    if source is None:
+        found = [folder / name for name in CALIBRATION_FILES if (folder / name).is_file()]
+        if not found:
+            raise BaselineFormatError(
+                f"{folder}: holds no {' or '.join(CALIBRATION_FILES)} to read the source GPU's ceilings "
+                "from; "
+                "pass the source GPU's calibration file (python -m t2v_energy_lib.bench.calibrate OUT.json)"
+            )
+        source = GpuCalibration.from_json(found[0])
+    src_spec, tgt_spec, how = ceilings(source, target)
+    move = {
+        "source": src_spec,
+        "target": tgt_spec,
+        "source_power": BoardPower(source.idle_power_w, source.loaded_power_w),
+        "target_power": BoardPower(target.idle_power_w, target.loaded_power_w),
+    }
+    return TransferSetup(source, target, move, how)
+
+
+def prediction_document(
+    setup: TransferSetup,
+    source_folder: str | Path,
+    measured_utc: str | None,
+    *,
+    method: str,
+    per_token_s: Mapping[str, float],
+    parts: Mapping[str, Any],
+    points: Mapping[str, Any],
+    skipped: Mapping[str, str],
+    created_utc: str | None = None,
+    git_commit: str | None = None,
+) -> dict[str, Any]:
+    """The prediction document (:data:`SCHEMA`) that :func:`score_prediction` reads."""
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    src_spec, tgt_spec = setup.move["source"], setup.move["target"]
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created_utc": created_utc or now,
+        "git_commit": git_commit,
+        "method": method,
+        "elementwise_s_per_token": dict(per_token_s),
+        "source": {
+            "folder": str(source_folder),
+            "gpu": setup.source.gpu_name,
+            "measured_utc": measured_utc,
+            "calibration": setup.source.to_dict() | {"from": setup.source.source},
+        },
+        "target": {
+            "gpu": setup.target.gpu_name,
+            "calibration": setup.target.to_dict() | {"from": setup.target.source},
+        },
+        "ceilings": {
+            "source_matmul_flops_per_s": src_spec.peak_flops,
+            "target_matmul_flops_per_s": tgt_spec.peak_flops,
+            "source_bandwidth_bytes_per_s": src_spec.mem_bandwidth_bytes_per_s,
+            "target_bandwidth_bytes_per_s": tgt_spec.mem_bandwidth_bytes_per_s,
+            "bandwidth_from": setup.bandwidth_from,
+        },
+        "parts": dict(parts),
+        "points": dict(points),
+        "skipped": dict(skipped),
+    }
+
+
 def predict_folder(
     source_folder: str | Path,
     target: GpuCalibration,
@@ -174,9 +284,7 @@ def predict_folder(
     Args:
         source_folder: A measured folder (``baselines/<gpu>/<version>``).
         target: The target GPU's calibration.
-        source: The source GPU's calibration (default: the folder's ``calibration.json``, else its meter
-            reference check ``reference.json``, which has matmul throughput and idle/loaded power but no copy
-            bandwidth).
+        source: The source GPU's calibration (default: see :func:`transfer_setup`).
         created_utc: Creation time to record (default: now).
         git_commit: The code's commit to record.
 
@@ -184,27 +292,11 @@ def predict_folder(
         BaselineFormatError: No source calibration, or no per-video point in the folder.
     """
     from t2v_energy_lib.results import load_results
-    from t2v_energy_lib.theory.transfer import BoardPower
 
     folder = Path(source_folder)
-    if source is None:
-        found = [folder / name for name in CALIBRATION_FILES if (folder / name).is_file()]
-        if not found:
-            raise BaselineFormatError(
-                f"{folder}: holds no {' or '.join(CALIBRATION_FILES)} to read the source GPU's ceilings "
-                "from; "
-                "pass the source GPU's calibration file (python -m t2v_energy_lib.bench.calibrate OUT.json)"
-            )
-        source = GpuCalibration.from_json(found[0])
+    setup = transfer_setup(folder, target, source)
     results = load_results(folder)
     by_id = results.by_id()
-    src_spec, tgt_spec, how = ceilings(source, target)
-    move = {
-        "source": src_spec,
-        "target": tgt_spec,
-        "source_power": BoardPower(source.idle_power_w, source.loaded_power_w),
-        "target_power": BoardPower(target.idle_power_w, target.loaded_power_w),
-    }
     per_token_s = elementwise_seconds_per_token(results.records)
     ops, parts, points, skipped = PartOps(), {}, {}, {}
     for record in results.records:
@@ -217,53 +309,60 @@ def predict_folder(
                 raise BaselineFormatError(f"parts {sorted(ids)} are not text_encoder + denoiser + vae_decode")
             for pid in ids.values():
                 if pid not in parts:
-                    parts[pid] = _part(by_id[pid], ops, move, per_token_s)
+                    parts[pid] = transfer_part(by_id[pid], ops, setup.move, per_token_s)
         except Exception as exc:  # one point without a model must not hide the others: say why
             skipped[record.id] = f"{type(exc).__name__}: {exc}"
             continue
-        steps = int(record.settings["num_inference_steps"])
-        times = {name: steps if name == "denoiser_step" else 1 for name in ids}
-        points[record.id] = {
-            "suite": record.suite,
-            "model": record.model,
-            "settings": dict(record.settings),
-            "latency_s": sum(n * parts[ids[name]]["latency_s"] for name, n in times.items()),
-            "gpu_energy_j": sum(n * parts[ids[name]]["energy_j"] for name, n in times.items()),
-            "source_latency_s": mean(record.rounds["latency_s"]),
-            "source_energy_j": mean(record.rounds["gpu_energy_j"]),
-            "parts": ids,
-        }
+        points[record.id] = composed_point(record.suite, record.model, record.settings, ids, parts)
+        points[record.id]["source_latency_s"] = mean(record.rounds["latency_s"])
+        points[record.id]["source_energy_j"] = mean(record.rounds["gpu_energy_j"])
     if not points:
         raise BaselineFormatError(
             f"{folder}: no per-video (composed) point could be predicted ({len(skipped)} skipped: "
             f"{dict(list(skipped.items())[:3])}); point at a measured folder baselines/<gpu>/<version>"
         )
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "created_utc": created_utc or now,
-        "git_commit": git_commit,
-        "method": "roofline transfer of each measured part (t2v_energy_lib/theory/transfer.py), with the "
+    return prediction_document(
+        setup,
+        folder,
+        results.provenance.get("date_utc"),
+        method="roofline transfer of each measured part (t2v_energy_lib/theory/transfer.py), with the "
         "normalisation/elementwise share of the source's operator profiles",
-        "elementwise_s_per_token": per_token_s,
-        "source": {
-            "folder": str(folder),
-            "gpu": source.gpu_name,
-            "measured_utc": results.provenance.get("date_utc"),
-            "calibration": source.to_dict() | {"from": source.source},
-        },
-        "target": {"gpu": target.gpu_name, "calibration": target.to_dict() | {"from": target.source}},
-        "ceilings": {
-            "source_matmul_flops_per_s": src_spec.peak_flops,
-            "target_matmul_flops_per_s": tgt_spec.peak_flops,
-            "source_bandwidth_bytes_per_s": src_spec.mem_bandwidth_bytes_per_s,
-            "target_bandwidth_bytes_per_s": tgt_spec.mem_bandwidth_bytes_per_s,
-            "bandwidth_from": how,
-        },
-        "parts": parts,
-        "points": points,
-        "skipped": skipped,
+        per_token_s=per_token_s,
+        parts=parts,
+        points=points,
+        skipped=skipped,
+        created_utc=created_utc,
+        git_commit=git_commit,
+    )
+
+
+def composed_point(
+    suite: str,
+    model: str,
+    settings: Mapping[str, Any],
+    ids: Mapping[str, str],
+    parts: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """A per-video point from its predicted parts: ``text_encoder + S x denoiser_step + vae_decode``.
+
+    A ``denoise_loop`` part counts once; ``source_latency_s`` / ``source_energy_j`` compose the parts' source
+    values the same way (the caller replaces them with a measured per-video figure where there is one).
+    """
+    steps = int(settings["num_inference_steps"])
+    times = {name: steps if name == "denoiser_step" else 1 for name in ids}
+
+    def total(key: str) -> float:
+        return sum(n * parts[ids[name]][key] for name, n in times.items())
+
+    return {
+        "suite": suite,
+        "model": model,
+        "settings": dict(settings),
+        "latency_s": total("latency_s"),
+        "gpu_energy_j": total("energy_j"),
+        "source_latency_s": total("source_latency_s"),
+        "source_energy_j": total("source_energy_j"),
+        "parts": dict(ids),
     }
 
 

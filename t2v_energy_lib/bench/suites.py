@@ -4,6 +4,7 @@
 * validation: the same parts, then complete generations measured whole, compared with the composition.
 * cross_model: the parts, a component breakdown (J, s, % of the video, host CPU/RAM alongside), one
   profiled denoising step (defaults only), and complete generations where they are cheap.
+* holdout: the sweep points' parts and composed video at the blind holdout's shapes (several models).
 * steps: one long run with a window per step; measured prefixes E(S), T(S) for S <= N, composed beyond.
 """
 
@@ -234,6 +235,7 @@ POINT_FUNCTIONS = {
     "frames": sweep_point,
     "validation": validation_point,
     "cross_model": cross_model_point,
+    "holdout": sweep_point,
 }
 
 
@@ -247,6 +249,9 @@ def run_suite(
     ordered = list(indices)
     if suite == "cross_model":  # one build per model: keep each model's points together
         ordered.sort(key=lambda i: (scenarios[i].model_id, i))
+    if suite == "holdout":  # the same, models in the order listed (the most points first)
+        first = {sc.model_id: n for n, sc in reversed(list(enumerate(scenarios)))}
+        ordered.sort(key=lambda i: (first[scenarios[i].model_id], i))
     if suite == "cross_model":
         return ch.run_points(
             suite, scenarios, ordered, lambda sc, w: fn(ch, sc, w), lambda sc: cross_model_done(ch, sc)

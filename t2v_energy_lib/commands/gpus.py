@@ -3,11 +3,15 @@
     t2v-energy gpus compare FIRST_FOLDER SECOND_FOLDER [--out gpus.md]
     t2v-energy gpus predict --from baselines/nvidia-h100-80gb-hbm3/0.42.1 --calibration h200-cal.json
         --out prediction.json [--source-calibration h100-cal.json]
+    t2v-energy gpus predict --holdout --from baselines/nvidia-h100-80gb-hbm3/0.42.1
+        --calibration h200-cal.json --out holdout.json
     t2v-energy gpus score prediction.json baselines/nvidia-h200/0.42.1
 
-``predict`` writes the prediction document with its creation time (commit it before measuring); ``score``
-compares it with the measured folder and exits 0 whatever the MAPE is (the figure is the result; use
-``--fail-above PCT`` to make a goal a gate). Too few common points (< 10) is an error, not a score.
+``predict`` writes the prediction document with its creation time (commit it before measuring); with
+``--holdout`` it predicts the blind holdout suite's shapes, which no GPU measured, from the source folder's
+fits (``characterize --suites holdout`` measures them afterwards); ``score`` compares it with the measured
+folder and exits 0 whatever the MAPE is (the figure is the result; use ``--fail-above PCT`` to make a goal a
+gate). Too few common points (< 10) is an error, not a score.
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="source GPU's calibration file (default: the folder's reference.json meter check)",
     )
     pr.add_argument("--out", required=True, help="prediction JSON to write")
+    pr.add_argument(
+        "--holdout",
+        action="store_true",
+        help="predict the holdout suite's shapes (measured by nobody) from the source's fits, not the "
+        "source's measured points",
+    )
     pr.set_defaults(func=run_predict)
     s = actions.add_parser("score", help="score a prediction against the target GPU's measured folder")
     s.add_argument("prediction", help="prediction JSON written by `gpus predict`")
@@ -71,14 +81,17 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     """Write the prediction document; returns 0."""
     from t2v_energy_lib.analysis.cross_gpu import predict_folder, write_prediction
+    from t2v_energy_lib.analysis.holdout_prediction import predict_holdout
     from t2v_energy_lib.theory.calibration import GpuCalibration
 
     target = GpuCalibration.from_json(args.calibration)
     source = GpuCalibration.from_json(args.source_calibration) if args.source_calibration else None
-    doc = predict_folder(args.source, target, source, git_commit=_git_commit())
+    predict = predict_holdout if args.holdout else predict_folder
+    doc = predict(args.source, target, source, git_commit=_git_commit())
     path = write_prediction(args.out, doc)
     print(
-        f"predicted {len(doc['points'])} per-video point(s) and {len(doc['parts'])} part(s) of "
+        f"predicted {len(doc['points'])} {'holdout ' if args.holdout else ''}per-video point(s) and "
+        f"{len(doc['parts'])} part(s) of "
         f"{doc['target']['gpu']} from {doc['source']['gpu']} ({args.source}) at {doc['created_utc']}; "
         f"skipped {len(doc['skipped'])}; bandwidth: {doc['ceilings']['bandwidth_from']} -> {path}"
     )
