@@ -185,3 +185,34 @@ def test_score_reads_the_committed_prediction_against_a_measured_folder(tmp_path
     few = {**prediction, "points": dict(list(prediction["points"].items())[:3])}
     with pytest.raises(TooFewPointsError):
         score_prediction(few, later)
+
+
+# ---------------------------------------------------------------------------------------------- device call
+SCRIPT = ROOT / "baselines" / "scripts" / "h200_holdout.sh"
+
+
+def test_the_device_script_measures_the_holdout_in_one_call_and_scores_the_committed_prediction() -> None:
+    """The script runs the holdout suite resumably under a budget and a timeout, then scores this prediction;
+    the points' modelled cost at their PREDICTED H200 step and decode (the runner's own point model, x 1.5 for
+    builds, text encoders and Python) fits the script's limit of one device call."""
+    from t2v_energy_lib.bench.point_cost import point_cost_s
+    from t2v_energy_lib.cli import build_parser
+    from t2v_energy_lib.commands.characterize import build_options
+
+    text = SCRIPT.read_text()
+    for needed in ("--suites holdout", "--resume", "--quick", "--time-budget-s", "gpus score", "FLOW-TEST"):
+        assert needed in text, needed
+    assert 'timeout -s INT -k 15 "$(left)"' in text
+    assert ROOT / re.search(r"PRED=\$\{PRED:-(\S+)\}", text).group(1) == PREDICTION
+    limit = int(re.search(r"LIMIT=\$\{LIMIT:-(\d+)\}", text).group(1))
+    assert limit <= 9 * 60
+    args = build_parser().parse_args(["characterize", "--quick", "--suites", "holdout"])
+    config = build_options(args, "cuda", ROOT).config
+    prediction = load_prediction(PREDICTION)
+    cost = 0.0
+    for point in prediction["points"].values():
+        step, vae = (
+            prediction["parts"][point["parts"][k]]["latency_s"] for k in ("denoiser_step", "vae_decode")
+        )
+        cost += point_cost_s(step, vae, config)
+    assert 1.5 * cost < limit
