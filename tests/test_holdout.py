@@ -180,8 +180,10 @@ def test_score_reads_the_committed_prediction_against_a_measured_folder(tmp_path
     assert score.latency_mape_pct == pytest.approx(100 * (1 - 1 / 1.1), rel=1e-6)  # predicted / measured - 1
     assert score.energy_mape_pct == pytest.approx(10.0, rel=1e-6)
     assert score.predicted_before_measured is True and not score.meets_goal
+    assert len(score.blind_points) == len(score.points)  # every point measured after the prediction
     earlier = fake_measured_folder(tmp_path / "earlier", prediction, "2026-11-01T00:00:00Z", 1.0)
-    assert score_prediction(prediction, earlier).predicted_before_measured is False
+    retrospective = score_prediction(prediction, earlier)
+    assert retrospective.predicted_before_measured is False and not retrospective.blind_points
     few = {**prediction, "points": dict(list(prediction["points"].items())[:3])}
     with pytest.raises(TooFewPointsError):
         score_prediction(few, later)
