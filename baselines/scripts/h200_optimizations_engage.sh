@@ -15,8 +15,17 @@
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> bash baselines/scripts/h200_optimizations_engage.sh
 # CPU check of the flow (tiny models): DEVICE=cpu STEPS_WAN=2 STEPS_COG=2 EXTRA="--compile-backend eager" ...
-FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub,fp8:torchao_weight,fp8:torchao_dynamic
+# torchao float8 (weights; weights + activations): torchao is a pure-Python wheel; carry it in .whl-torchao/
+# (device tool: carry [".whl", ".whl-torchao"]) to measure these two levers, else they are recorded as not
+# available, at no cost. It is installed here only, so the other calls never pay for fp8 variants:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux2014_x86_64 -d .whl-torchao torchao==0.18.0
+# They come last on Wan (~45 s each; the budget stops cleanly before what does not fit).
+if ls .whl-torchao/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --target "${TORCHAO_SITE:-/tmp/site}" .whl-torchao/*.whl
+fi
+FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
 COG_VARIANTS=${COG_VARIANTS:-cache:pab,cache:faster,steps:half,compile,$FREE}
-WAN_VARIANTS=${WAN_VARIANTS:-cache:faster,cache:mag,cache:mag+compile,steps:half+cache:mag+compile,steps:half+cache:mag}
+WAN_VARIANTS=${WAN_VARIANTS:-cache:faster,cache:mag,cache:mag+compile,steps:half+cache:mag+compile,steps:half+cache:mag,fp8:torchao_weight,fp8:torchao_dynamic}
 export COG_VARIANTS WAN_VARIANTS
 exec bash "$(dirname "$0")/h200_optimizations_next.sh"
