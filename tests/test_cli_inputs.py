@@ -103,6 +103,7 @@ def _characterize(tmp_path: Path, *extra: str) -> int:
         (["--window-s", "0"], "--window-s"),
         (["--measured-steps", "0"], "--measured-steps"),
         (["--idle-s", "-1"], "--idle-s"),
+        (["--model", "cogvideox-2b"], "--model"),  # validation has fixed models: --model would be ignored
     ],
 )
 def test_characterize_refuses_bad_options_before_measuring(
@@ -111,6 +112,14 @@ def test_characterize_refuses_bad_options_before_measuring(
     assert _characterize(tmp_path, "--suites", "validation", *extra) == 2
     _one_line_error(capsys, needle)
     assert not (tmp_path / "o").exists()  # nothing built, nothing written
+
+
+def test_characterize_unknown_model_is_refused_before_measuring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _characterize(tmp_path, "--suites", "cross_model", "--model", "nosuch") == 2
+    _one_line_error(capsys, "nosuch", "wan2.1-t2v-1.3b")
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("points", ["5-2", "99-"])

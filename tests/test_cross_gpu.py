@@ -309,3 +309,18 @@ def test_only_points_measured_after_the_prediction_count_as_blind(tmp_path: Path
     printed = "\n".join(score_lines(score, doc))
     assert "blind (measured after the prediction was written): 4 point(s)" in printed
     assert "partial" in printed  # 4 blind points: the goal is not judged on them
+
+
+def test_a_worker_name_seen_twice_dates_its_records_by_the_earlier_run(tmp_path: Path) -> None:
+    """Older merges named two workers by the same file name: their records are dated by the earlier run, so
+    a record is never counted as measured after a prediction when it may have been measured before."""
+    from t2v_energy_lib.analysis.cross_gpu import record_measured_utc
+
+    workers = [
+        {"source": "resolution.json", "date_utc": "2026-12-01T00:00:00Z"},
+        {"source": "resolution.json", "date_utc": "2026-12-03T00:00:00Z"},  # the later one last
+    ]
+    record = {"id": "a/b/composed", "machine_state": {"result_file": "resolution.json"}}
+    doc = {"provenance": {"date_utc": "2026-12-05T00:00:00Z", "workers": workers}, "records": [record]}
+    (tmp_path / "resolution.json").write_text(json.dumps(doc))
+    assert record_measured_utc(tmp_path) == {"a/b/composed": "2026-12-01T00:00:00Z"}

@@ -529,11 +529,13 @@ def record_measured_utc(folder: str | Path) -> dict[str, str]:
             records = doc.get("records", [])
         except (json.JSONDecodeError, AttributeError):
             continue
-        workers = {
-            Path(str(w.get("source") or w.get("file") or "")).name: str(w["date_utc"])
-            for w in provenance.get("workers") or ()
-            if isinstance(w, Mapping) and w.get("date_utc")
-        }
+        workers: dict[str, str] = {}
+        for w in provenance.get("workers") or ():
+            if isinstance(w, Mapping) and w.get("date_utc"):
+                name, date = Path(str(w.get("source") or w.get("file") or "")).name, str(w["date_utc"])
+                # two workers of one name (older merges named files by path): the earlier date, so that a
+                # record is never taken for one measured after a prediction when it may not have been
+                workers[name] = min(workers.get(name, date), date, key=_parse_utc)
         for record in records:
             if not isinstance(record, Mapping) or "id" not in record:
                 continue

@@ -112,7 +112,9 @@ def check_args(args: argparse.Namespace) -> None:
 
     Raises:
         InvalidSettingsError: ``--resume`` with ``--overwrite``, an unknown ``--dtype``, a non-positive time
-            budget, window, round count, step count or thread count, or a negative idle or e2e limit.
+            budget, window, round count, step count or thread count, a negative idle or e2e limit, or
+            ``--model`` with suites that do not include ``cross_model``.
+        UnknownModelError: a ``--model`` id that is not registered.
     """
     if args.resume and args.overwrite:
         raise InvalidSettingsError(
@@ -135,6 +137,17 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value in {"--idle-s": args.idle_s, "--e2e-max-s": args.e2e_max_s}.items():
         if not value >= 0:
             raise InvalidSettingsError(f"{flag} must be >= 0, got {value}")
+    if args.model:
+        chosen = {s.strip() for s in (args.suites or "").split(",")}
+        if args.suites and "cross_model" not in chosen:
+            raise InvalidSettingsError(
+                f"--model chooses the models of the cross_model suite, and --suites {args.suites} does not "
+                "include it (the other suites have fixed models): add cross_model to --suites or drop --model"
+            )
+        from t2v_energy_lib.models import get_spec
+
+        for model in (m.strip() for m in args.model.split(",") if m.strip()):
+            get_spec(model)  # UnknownModelError, naming the known ids, before anything is built
 
 
 def _device(requested: str) -> str:
