@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -40,7 +41,8 @@ def bench_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:t2v_energy",
            f"--rootdir={folder}", "-c", str(folder / "pytest.ini"), str(folder / "test_bench.py"),
            f"--benchmark-json={out}"]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}  # see tests/conftest.py
+    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
