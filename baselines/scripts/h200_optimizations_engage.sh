@@ -9,9 +9,13 @@
 #  - FasterCache: not available on Wan (two-pass CFG; recorded for free, no GPU time); measured on CogVideoX,
 #    its documented model (batched CFG).
 # CogVideoX-2b (10 steps): default, PAB, FasterCache, half steps, compile, then the best combinations (e.g.
-# steps:half+cache:<best>, steps:half+compile) ~3.5 min. Wan2.1-1.3B (10 steps, no best combinations):
-# default, MagCache, then MagCache with compilation, with and without half steps, ~4 min on the rest of the
-# budget (the runner stops cleanly before what does not fit and names it).
+# steps:half+cache:<best>, steps:half+compile) ~3.5 min (the combinations need their levers measured in the
+# same run). Wan2.1-1.3B (10 steps, no best combinations): default, half steps + MagCache with and without
+# compilation, then the two torchao fp8 levers, ~3.5 min on the rest of the budget (the runner stops cleanly
+# before what does not fit and names it). MagCache alone and with compilation were measured by a shortened
+# run of this script on 2026-12-01 (baselines/nvidia-h200/optimizations-3/0.42.1/: compilation beside
+# MagCache engaged, -53.6% against -48.0%); that run's budget stopped before CogVideoX's half steps and
+# compilation and Wan's remaining levers, which this list now measures (WAN_VARIANTS=... sets another).
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> bash baselines/scripts/h200_optimizations_engage.sh
 # CPU check of the flow (tiny models): DEVICE=cpu STEPS_WAN=2 STEPS_COG=2 EXTRA="--compile-backend eager" ...
@@ -26,6 +30,6 @@ if ls .whl-torchao/*.whl >/dev/null 2>&1; then
 fi
 FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
 COG_VARIANTS=${COG_VARIANTS:-cache:pab,cache:faster,steps:half,compile,$FREE}
-WAN_VARIANTS=${WAN_VARIANTS:-cache:faster,cache:mag,cache:mag+compile,steps:half+cache:mag+compile,steps:half+cache:mag,fp8:torchao_weight,fp8:torchao_dynamic}
+WAN_VARIANTS=${WAN_VARIANTS:-cache:faster,steps:half+cache:mag+compile,steps:half+cache:mag,fp8:torchao_weight,fp8:torchao_dynamic}
 export COG_VARIANTS WAN_VARIANTS
 exec bash "$(dirname "$0")/h200_optimizations_next.sh"
