@@ -18,26 +18,29 @@ set -u
 : "${OUT:?set OUT to the folder that comes back}"
 CALL=${CALL:-1}
 R=/tmp/r14; L=/tmp/logs14-call$CALL
-[ "$CALL" = 1 ] && rm -rf "$R"       # call 1 starts a new file; later calls resume it (same GPU, versions)
+[ "$CALL" = 1 ] || [ "$CALL" = 4 ] && rm -rf "$R"       # call 1 starts a new file; later calls resume it (same GPU, versions)
 mkdir -p "$R" "$L" "$OUT"; rm -f "$L"/*
 LIMIT=${LIMIT:-540}
 DEVICE=${DEVICE:-cuda}
 EXTRA=${EXTRA:-}
 STEPS=${STEPS:-4}
+ROUNDS=${ROUNDS:-2}          # ROUNDS=1 fits the default and two variants in one call (a video ~107 s)
+COMPOSE=${COMPOSE---compose}  # COMPOSE= skips the composed 50-step default (stored by an earlier call)
 # the levers that need another package (recorded as not available where it is missing, at no cost); torchao's
 # fp8 levers are not listed: with torchao carried in .whl (h200_optimizations_engage.sh) each would cost a video
 FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
 VARIANTS_1=${VARIANTS_1:-$FREE,steps:half}
 VARIANTS_2=${VARIANTS_2:-$FREE,steps:half+cache:mag}
 VARIANTS_3=${VARIANTS_3:-$FREE,cache:pab}
-eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1, 2 or 3}"
+VARIANTS_4=${VARIANTS_4:-$FREE,steps:half,cache:pab,cfg_batch}   # one call on a fresh machine: ROUNDS=1 COMPOSE=
+eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1, 2, 3 or 4}"
 export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
 C="$L/console.log"
 nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,temperature.gpu --format=csv >"$L/nvidia-smi.csv" 2>&1
 BUDGET=$(( LIMIT - SECONDS - 45 ))   # 45 s kept for imports, the idle-power measurement, report, archives
 echo "== Wan2.1-14B call $CALL: $VARIANTS (budget $BUDGET s)" >>"$C"
 timeout -s INT -k 20 $(( BUDGET + 25 )) python3 -m t2v_energy_lib optimize --device "$DEVICE" \
-    --target wan2.1-t2v-14b --steps "$STEPS" --rounds 2 --variants "$VARIANTS" --no-best --compose \
+    --target wan2.1-t2v-14b --steps "$STEPS" --rounds "$ROUNDS" --variants "$VARIANTS" --no-best $COMPOSE \
     --no-profile --warmup-steps 1 --time-budget-s "$BUDGET" --out "$R" --no-report $EXTRA >>"$C" 2>&1
 echo "optimize exit $? after $SECONDS s" >>"$C"
 . "$(dirname "$0")/optimizations_finish.sh"
