@@ -13,7 +13,11 @@ import pytest
 from t2v_energy_lib.energy import FakeBackend, FakeClock, FakeDevice
 from t2v_energy_lib.errors import BaselineFormatError
 from t2v_energy_lib.results import baseline_dir, collect_provenance, gpu_slug
-from t2v_energy_lib.results.provenance import hardware_differences, version_changes
+from t2v_energy_lib.results.provenance import (
+    OPTIONAL_PACKAGES,
+    hardware_differences,
+    version_changes,
+)
 
 
 def fake_gpus(*devices: FakeDevice) -> FakeBackend:
@@ -109,3 +113,23 @@ def test_cuda_index_is_described_through_cuda_visible_devices(monkeypatch: pytes
     assert collect_provenance(cuda_index=1, gpu_backend=gpus)["gpu"]["uuid"] == "GPU-synthetic-1"
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert collect_provenance(cuda_index=3, gpu_backend=gpus)["gpu"]["index"] == 3
+
+
+def test_optional_lever_packages_are_recorded_where_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fp8 measurement names the torchao it ran with; a package that is absent is simply not listed."""
+    import importlib.metadata
+
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "torchao":
+            return "0.18.0"
+        if name in OPTIONAL_PACKAGES:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    prov = collect_provenance(device_index=None)
+    assert prov["versions"]["torchao"] == "0.18.0"
+    assert not set(OPTIONAL_PACKAGES) - {"torchao"} & set(prov["versions"])
+    assert not any(key.startswith("versions.torchao") for key in prov["unavailable"])

@@ -11,12 +11,14 @@ Layout::
              "max_sm_clock_mhz", "sm_clock_mhz", "memory_clock_mhz", "temperature_c",
              "throttle_reasons", "persistence_mode"} | None,
      "host": {"cpu_model", "hostname", "os", "python"},
-     "versions": {"torch", "torch_cuda", "cudnn", "diffusers", "transformers", "nvidia-ml-py", "t2v-energy"},
+     "versions": {"torch", "torch_cuda", "cudnn", "diffusers", "transformers", "nvidia-ml-py", "t2v-energy",
+                  + each of OPTIONAL_PACKAGES that is installed (torchao, flash-attn, ...)},
      "git": {"commit", "dirty"}, "date_utc": "2025-...Z", "settings": {...}, "unavailable": {field: why}}
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import importlib.metadata
 import os
@@ -38,6 +40,8 @@ HARDWARE_FIELDS = (
     ("gpu", "power_limit_w", "power limit W"),
 )
 _VERSION_PACKAGES = ("torch", "diffusers", "transformers", "nvidia-ml-py", "t2v-energy")
+#: Packages some levers need (fp8 quantization, attention backends): recorded only where installed.
+OPTIONAL_PACKAGES = ("torchao", "flash-attn", "flash_attn_3", "sageattention", "xformers", "kernels")
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,6 +89,9 @@ def _collect_versions(unavailable: dict[str, str]) -> dict[str, Any]:
             return torch.backends.cudnn.version()
         return torch.version.cuda
 
+    for pkg in OPTIONAL_PACKAGES:  # absent is normal (the lever is then recorded not_available, with why)
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[pkg] = importlib.metadata.version(pkg)
     versions["torch_cuda"] = _field(unavailable, "versions.torch_cuda", lambda: torch_attr("cuda"))
     versions["cudnn"] = _field(unavailable, "versions.cudnn", lambda: torch_attr("cudnn"))
     for key in ("torch_cuda", "cudnn"):
