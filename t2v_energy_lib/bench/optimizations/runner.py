@@ -37,6 +37,7 @@ from t2v_energy_lib.bench import records as rec
 from t2v_energy_lib.bench.compose import means
 from t2v_energy_lib.bench.measure import DEFAULT_PROMPT, Series
 from t2v_energy_lib.bench.optimizations import resume
+from t2v_energy_lib.bench.optimizations.budget import estimate_variant_s
 from t2v_energy_lib.bench.optimizations.generation import Generator, released
 from t2v_energy_lib.bench.optimizations.levers import ApplyContext, LeverUnavailable, unavailable_reason
 from t2v_energy_lib.bench.optimizations.select import best_combinations
@@ -270,14 +271,15 @@ class OptimizationRunner:
         return result, untouched
 
     def _over_budget(self, done: Sequence[VariantResult], reserve_s: float, nxt: Variant) -> bool:
-        """True when ``nxt``, estimated as long as the last variant (twice that if it compiles), would end
-        past the budget less ``reserve_s``."""
+        """True when ``nxt`` (priced by :func:`.budget.estimate_variant_s` from this run's default videos)
+        would end past the budget less ``reserve_s``."""
         budget = self.options.time_budget_s
         if budget is None or not done:
             return False
-        estimate = float(done[-1].record.extra.get("variant_wall_s", 0.0))
-        if "compile" in nxt.kinds:
-            estimate *= 2.0
+        reference = next(
+            (r.record for r in done if r.variant.is_default and r.record.component == "end_to_end"), None
+        )
+        estimate = estimate_variant_s(nxt, reference, [r.record for r in done], self.options.rounds)
         over = time.monotonic() - self.start_s + estimate > budget - reserve_s
         if over:
             self.log(f"time budget: stopping before {nxt.name} (estimated {estimate:.0f} s)")

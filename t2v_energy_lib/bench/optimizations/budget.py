@@ -1,0 +1,86 @@
+"""How long the next variant will take, for the runner's time budget.
+
+The runner stops cleanly before a variant that would end past the budget and records it ``not_reached``. The
+estimate used to be the last variant's wall time (twice that for compilation). On the H200 that misjudged
+twice in one session:
+
+- on Wan2.1-14B at 720p the last variant was the default, whose wall time held a warm-up, two videos *and*
+  the composed 50-step generation (298 s). Half the steps was priced at 298 s, about twice its cost.
+- after a compiled variant whose setup held the machine's first compilation (115 s), half steps + MagCache
+  was priced at 136 s; the run stopped with 106 s of its budget left, and the variant took 25 s in the
+  next call.
+
+The estimate is now built from the default's own measurement: the mean video latency scaled by the
+variant's step fraction (all but :data:`FIXED_SHARE` of it), times the rounds, plus the default's setup
+window (its warm-up generation, which every variant repeats), one more video for MagCache's calibration, and
+for compilation the longest compile setup seen in this run (:data:`FIRST_COMPILE_S` before any); then
+:data:`MARGIN` for what a variant does beside its videos (the probe's deviation, freeing memory). Caches are
+priced as if they skipped nothing. A lever slower than the default (fp8 without compilation) can still run
+past its estimate by a few percent: the device scripts keep 45 s of their limit for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from statistics import fmean
+
+from t2v_energy_lib.bench.optimizations.variants import Variant
+from t2v_energy_lib.results.schema import ResultRecord
+
+#: Setup of a run's first compiled variant before any was measured, seconds: the largest first compile the
+#: optimisation runs on the H200 recorded (Wan2.1-1.3B, half steps + MagCache + compilation, 115 s of
+#: setup, calibration included), rounded up.
+FIRST_COMPILE_S = 120.0
+#: Share of a default video that does not shrink with fewer steps (text encoding, VAE decode, per-call
+#: work). Half the steps took 0.54 (Wan2.1-14B, 720p, 4 steps), 0.61 (Wan2.1-1.3B) and 0.65 (CogVideoX-2b,
+#: 10 steps) of the default's video on the H200: shares 0.08, 0.22 and 0.29, so 0.3 prices the largest.
+FIXED_SHARE = 0.3
+#: Factor over the estimated videos and setup: the work a variant does beside them (probe, deviation).
+MARGIN = 1.15
+
+
+def step_fraction(variant: Variant) -> float:
+    """The fraction of the default's denoising steps ``variant`` runs (1.0 without a steps lever)."""
+    fraction = 1.0
+    for lever in variant.levers:
+        if lever.kind == "steps":
+            fraction *= float(lever.setting("fraction", 1.0))
+    return fraction
+
+
+def compile_setup_s(records: Iterable[ResultRecord]) -> float | None:
+    """The longest setup of a compiled variant among ``records`` (None when none was compiled)."""
+    setups = [
+        float(r.extra["setup_s"])
+        for r in records
+        if "compile" in str(r.extra.get("variant", {}).get("name", "")).split("+")
+        and r.extra.get("setup_s") is not None
+    ]
+    return max(setups) if setups else None
+
+
+def estimate_variant_s(
+    nxt: Variant, reference: ResultRecord | None, done: Sequence[ResultRecord], rounds: int
+) -> float:
+    """Seconds ``nxt`` is expected to take (an upper-leaning estimate).
+
+    Args:
+        nxt: The variant about to run.
+        reference: This run's default record (its ``latency_s`` rounds are videos); None when it failed.
+        done: The records measured so far in this run, last one last (the fallback when there is no default).
+        rounds: Videos per variant.
+    """
+    videos = (reference.rounds.get("latency_s") or ()) if reference is not None else ()
+    if reference is None or not videos:  # no default videos: the last variant's wall time, as before
+        last = float(done[-1].extra.get("variant_wall_s", 0.0)) if done else 0.0
+        return last * (2.0 if "compile" in nxt.kinds else 1.0)
+    default_video_s = fmean(float(v) for v in videos)
+    video_s = default_video_s * (FIXED_SHARE + (1.0 - FIXED_SHARE) * step_fraction(nxt))
+    warmup_s = reference.extra.get("setup_s")
+    estimate = max(1, rounds) * video_s + (default_video_s if warmup_s is None else float(warmup_s))
+    if any(lever.name == "cache:mag" for lever in nxt.levers):
+        estimate += video_s  # MagCache's calibration generation
+    if "compile" in nxt.kinds:
+        seen = compile_setup_s(done)
+        estimate += FIRST_COMPILE_S if seen is None else seen
+    return estimate * MARGIN

@@ -1,0 +1,111 @@
+"""The time budget prices the next variant from the default's own videos, on the H200's stored runs.
+
+Each stored optimisation run is replayed in its order: before each variant the runner's estimate is formed
+from what the run had measured so far, and compared with the variant's measured wall time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from t2v_energy_lib.bench.optimizations.budget import FIRST_COMPILE_S, estimate_variant_s, step_fraction
+from t2v_energy_lib.bench.optimizations.variants import Variant, single_levers, variants_from_names
+from t2v_energy_lib.results import load_results
+from t2v_energy_lib.results.schema import ResultRecord
+
+H200 = Path(__file__).resolve().parents[1] / "baselines" / "nvidia-h200"
+#: (folder, model, family, CFG mode, rounds per variant) of the stored optimisation runs.
+RUNS = (
+    ("optimizations-2", "cogvideox-2b", "cogvideox", "batched", 2),
+    ("optimizations-2", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
+    ("optimizations-3", "cogvideox-2b", "cogvideox", "batched", 2),
+    ("optimizations-3", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
+    ("optimizations-4", "cogvideox-2b", "cogvideox", "batched", 2),
+    ("optimizations-4", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
+    ("optimizations-5", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
+    ("optimizations-14b", "wan2.1-t2v-14b", "wan", "two_pass", 1),
+)
+
+
+def variant(name: str, family: str = "wan", cfg_mode: str = "two_pass") -> Variant:
+    return variants_from_names([name], single_levers(family, cfg_mode), include_default=False)[0]
+
+
+def measured(path: Path, model: str) -> list[ResultRecord]:
+    """The run's complete-video records in the order they were measured (the default first)."""
+    return [
+        r for r in load_results(path).records if f"/{model}/" in f"/{r.id}" and r.id.endswith("/end_to_end")
+    ]
+
+
+def replay(
+    folder: str, model: str, family: str, cfg_mode: str, rounds: int
+) -> list[tuple[str, float, float]]:
+    """(variant, estimate s, measured wall s) for every variant of a stored run after its default."""
+    records = measured(H200 / folder / "0.42.1" / "optimizations.json", model)
+    default = records[0]
+    assert default.extra["status"] == "reference"
+    rows = []
+    for i, record in enumerate(records[1:], start=1):
+        name = record.extra["variant"]["name"]
+        estimate = estimate_variant_s(variant(name, family, cfg_mode), default, records[:i], rounds)
+        rows.append((name, estimate, float(record.extra["variant_wall_s"])))
+    return rows
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r[0]}:{r[1]}")
+def test_every_stored_variant_is_priced_close_to_what_it_took(run: tuple) -> None:
+    """Uncompiled variants within 0.9x-1.6x of their wall time; compiled ones never below it."""
+    for name, estimate_s, wall_s in replay(*run):
+        ratio = estimate_s / wall_s
+        if "compile" in name.split("+"):
+            assert ratio >= 1.0, f"{name}: priced {estimate_s:.0f} s, took {wall_s:.0f} s"
+        else:
+            assert 0.9 <= ratio <= 1.6, f"{name}: priced {estimate_s:.0f} s, took {wall_s:.0f} s"
+
+
+def test_half_steps_after_a_composed_default_is_priced_from_its_videos() -> None:
+    """The 14B's first call priced half steps at the default's 298 s wall (warm-up, 2 videos, the composed
+    generation) and stopped before it; priced from its videos it costs under 70% of that (it took 87 s for one
+    video in the next call)."""
+    raw = H200 / "optimizations-14b" / "0.42.1" / "runs" / "optimizations-call1-GPU-8ec68ad8.json"
+    default = measured(raw, "wan2.1-t2v-14b")[0]
+    assert default.extra["variant_wall_s"] > 290
+    estimate_s = estimate_variant_s(variant("steps:half"), default, [default], rounds=2)
+    assert estimate_s < 0.7 * default.extra["variant_wall_s"]
+
+
+def test_a_first_compilation_does_not_price_the_next_uncompiled_variant() -> None:
+    """The fourth set stopped before half steps + MagCache (priced at 136 s, the wall time of the compiled
+    variant before it); the fifth measured it in 25 s."""
+    records = measured(H200 / "optimizations-4" / "0.42.1" / "optimizations.json", "wan2.1-t2v-1.3b")
+    assert records[-1].extra["variant"]["name"] == "steps:half+cache:mag+compile"
+    estimate_s = estimate_variant_s(variant("steps:half+cache:mag"), records[0], records, rounds=2)
+    later = measured(H200 / "optimizations-5" / "0.42.1" / "optimizations.json", "wan2.1-t2v-1.3b")
+    took_s = next(r for r in later if r.extra["variant"]["name"] == "steps:half+cache:mag").extra[
+        "variant_wall_s"
+    ]
+    assert took_s <= estimate_s < 2 * took_s
+
+
+def test_compilation_is_priced_by_the_longest_compile_seen_or_a_first_compile() -> None:
+    records = measured(H200 / "optimizations-4" / "0.42.1" / "optimizations.json", "cogvideox-2b")
+    default, compiled = records[0], next(r for r in records if r.extra["variant"]["name"] == "compile")
+    half_compile = variant("steps:half+compile", "cogvideox", "batched")
+    first = estimate_variant_s(half_compile, default, [default], rounds=2)
+    after = estimate_variant_s(half_compile, default, [default, compiled], rounds=2)
+    assert first - after == pytest.approx((FIRST_COMPILE_S - compiled.extra["setup_s"]) * 1.15)
+
+
+def test_without_default_videos_the_last_wall_time_prices_the_next() -> None:
+    records = measured(H200 / "optimizations-5" / "0.42.1" / "optimizations.json", "wan2.1-t2v-1.3b")
+    wall_s = records[-1].extra["variant_wall_s"]
+    assert estimate_variant_s(variant("cache:pab"), None, records, rounds=2) == wall_s
+    assert estimate_variant_s(variant("compile"), None, records, rounds=2) == 2 * wall_s
+
+
+def test_step_fraction_reads_the_steps_lever() -> None:
+    assert step_fraction(variant("steps:half+cache:mag")) == 0.5
+    assert step_fraction(variant("cache:mag")) == 1.0
