@@ -8,6 +8,7 @@ Examples::
     t2v-energy optimize --target wan2.1-t2v-14b --compose # 720p at 4 steps; non-cache levers composed to 50
     t2v-energy optimize --weights /models/Wan2.1-T2V-1.3B-Diffusers   # trained weights, same suite
     t2v-energy optimize --device cpu                      # tiny Wan variant: code paths, not measurements
+    t2v-energy optimize --summary baselines/nvidia-h200   # every stored run side by side (no measurement)
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--baseline", type=Path, default=None, help="fail (exit 1) when a saving of this result file vanished"
     )
     p.add_argument("--list", action="store_true", help="list the levers of each target and exit")
+    p.add_argument(
+        "--summary",
+        type=Path,
+        default=None,
+        metavar="GPU_DIR",
+        help="measure nothing: write GPU_DIR/OPTIMIZATIONS-SUMMARY.md, every stored run side by side",
+    )
     p.add_argument("--no-report", action="store_true", help="do not write OPTIMIZATIONS.md")
     p.set_defaults(func=run)
     return p
@@ -92,6 +100,15 @@ def run(args: argparse.Namespace) -> int:
     from t2v_energy_lib.commands.characterize import _device, default_out_dir
     from t2v_energy_lib.results.paths import check_output_dir
 
+    if args.summary is not None:
+        from t2v_energy_lib.report.optimizations_summary import write_optimizations_summary
+
+        if not args.summary.is_dir():
+            raise InvalidSettingsError(
+                f"--summary {args.summary}: not a folder (give a GPU folder of baselines/)"
+            )
+        print(write_optimizations_summary(args.summary))
+        return 0
     device = _device(args.device)
     tiny = device == "cpu"
     targets = _targets(args, tiny)

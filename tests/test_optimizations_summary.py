@@ -1,0 +1,68 @@
+"""Every stored optimisation run of a GPU side by side: the committed summary is what the code writes, a
+lever that did not engage never shows a saving, and a folder without runs is an error, not an empty table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from t2v_energy_lib.cli import main
+from t2v_energy_lib.errors import MissingResultsError
+from t2v_energy_lib.report.optimizations_summary import (
+    CHART_DIR,
+    SUMMARY_NAME,
+    cell,
+    find_runs,
+    summary_markdown,
+)
+
+H200 = Path(__file__).resolve().parents[1] / "baselines" / "nvidia-h200"
+
+
+def test_the_committed_summary_is_what_the_stored_runs_give(tmp_path: Path) -> None:
+    """Regenerate with `t2v-energy optimize --summary baselines/nvidia-h200` after storing a run."""
+    text = summary_markdown(H200, find_runs(H200), tmp_path / CHART_DIR)
+    assert (H200 / SUMMARY_NAME).read_text(encoding="utf-8") == text
+    for chart in (tmp_path / CHART_DIR).iterdir():
+        assert (H200 / CHART_DIR / chart.name).is_file(), f"{chart.name} is not committed"
+
+
+def test_every_stored_run_is_a_column_and_raw_call_files_are_not() -> None:
+    runs = find_runs(H200)
+    folders = [run.folder for run in runs]
+    assert len(folders) >= 6 and len(set(folders)) == len(folders)
+    assert not [f for f in folders if "runs" in Path(f).parts or "report" in Path(f).parts]
+    assert [run.date_utc for run in runs] == sorted(run.date_utc for run in runs)
+
+
+def test_only_an_engaged_variant_shows_a_saving() -> None:
+    """A `not engaged`, `not available`, `not reached` or `failed` variant shows its status, never a %."""
+    seen = set()
+    for run in find_runs(H200):
+        for rows in run.groups.values():
+            for row in rows:
+                text = cell(row)
+                seen.add(row.status)
+                assert ("%" in text) == (row.status == "engaged"), (run.folder, row.variant, text)
+                if row.status not in ("engaged", "reference"):
+                    assert text == row.status.replace("_", " ")
+    assert {"engaged", "not_engaged", "not_available", "not_reached", "failed"} <= seen
+
+
+def test_a_folder_without_runs_is_an_error_that_says_what_to_run(tmp_path: Path) -> None:
+    (tmp_path / "0.42.1" / "runs").mkdir(parents=True)
+    (tmp_path / "0.42.1" / "runs" / "optimizations.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(MissingResultsError, match=r"t2v-energy optimize"):
+        find_runs(tmp_path)
+
+
+def test_cli_summary_writes_the_file_and_refuses_a_missing_folder(tmp_path: Path, capsys) -> None:
+    gpu = tmp_path / "gpu"
+    shutil.copytree(H200 / "optimizations-5", gpu / "optimizations-5")
+    assert main(["optimize", "--summary", str(gpu)]) == 0
+    text = (gpu / SUMMARY_NAME).read_text(encoding="utf-8")
+    assert "| 1 | `optimizations-5/0.42.1` |" in text and "## wan2.1-t2v-1.3b/480x832x81-s10" in text
+    assert main(["optimize", "--summary", str(tmp_path / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
