@@ -12,8 +12,9 @@
 #   one video each. Measured 2026-12-01: a 14B video took 106 s, and call 1's default (warm-up, 2 videos, the
 #   composed 2-step generation) took 298 s, leaving no room for its variant (the budget recorded it
 #   not_reached); CALL=4 measured all three variants in 549 s (baselines/nvidia-h200/optimizations-14b/).
-#   CALL=5..8 (same settings): the levers still missing on the 14B, about three a call (lists below); calls
+#   CALL=5..8 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
 #   on one warm machine resume one file (their default rounds appended), a fresh machine starts a new file.
+#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..8.
 # The not-installed levers are recorded in every call at no cost.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> CALL=1 bash baselines/scripts/h200_optimizations_14b.sh
@@ -39,13 +40,14 @@ VARIANTS_1=${VARIANTS_1:-$FREE,steps:half}
 VARIANTS_2=${VARIANTS_2:-$FREE,steps:half+cache:mag}
 VARIANTS_3=${VARIANTS_3:-$FREE,cache:pab}
 VARIANTS_4=${VARIANTS_4:-$FREE,steps:half,cache:pab,cfg_batch}   # one call on a fresh machine: ROUNDS=1 COMPOSE=
-# The levers the 14B still lacks (ROUNDS=1 COMPOSE= LIMIT=585 each; ~3 per call after the ~190 s default):
-VARIANTS_5=${VARIANTS_5:-$FREE,compile,vae:tiling,fp8:layerwise}
-VARIANTS_6=${VARIANTS_6:-$FREE,cache:mag,cache:sea}       # MagCache pays a calibration video first
-VARIANTS_7=${VARIANTS_7:-$FREE,cache:fbc,cache:taylorseer,attention:_native_cudnn}
-VARIANTS_8=${VARIANTS_8:-$FREE,fp8:torchao_weight,fp8:torchao_dynamic,steps:half+compile}  # carry .whl-torchao
+# The levers the 14B still lacks (ROUNDS=1 COMPOSE= LIMIT=585 each; 2-3 per call after the ~180 s build and
+# default; most valuable first, the budget stops cleanly before what does not fit and records it not_reached):
+VARIANTS_5=${VARIANTS_5:-$FREE,compile,cache:sea,vae:tiling}
+VARIANTS_6=${VARIANTS_6:-$FREE,cache:mag,fp8:layerwise,steps:half+compile}   # MagCache: a calibration video
+VARIANTS_7=${VARIANTS_7:-$FREE,fp8:torchao_weight+compile,fp8:torchao_weight,fp8:torchao_dynamic}  # .whl-torchao
+VARIANTS_8=${VARIANTS_8:-$FREE,cache:fbc,cache:taylorseer,attention:_native_cudnn,vae:slicing}
 eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 8}"
-if [ "$CALL" = 8 ] && ls .whl-torchao/*.whl >/dev/null 2>&1; then
+if [ "$CALL" = 7 ] && ls .whl-torchao/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --target "${TORCHAO_SITE:-/tmp/site}" .whl-torchao/*.whl
 fi
 export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
