@@ -124,6 +124,23 @@ def _reference_lines(rows: Sequence[OptimizationRow], by_id: Any) -> list[str]:
     return lines
 
 
+def _compile_cache_lines(rows: Sequence[OptimizationRow], by_id: Any) -> list[str]:
+    """Which compiled variants' setups Inductor's on-disk cache served (their one-time cost is a warm one)."""
+    served = []
+    for r in rows:
+        compiled = (by_id[r.record_id].extra.get("engagement") or {}).get("compile") or {}
+        lookups = (compiled.get("activity") or {}).get("inductor_fxgraph_cache") or {}
+        if lookups.get("hits"):
+            served.append(f"`{r.variant}` ({lookups['hits']} hits, {lookups.get('misses', 0)} misses)")
+    if not served:
+        return []
+    return [
+        "Compilation served by Inductor's on-disk FX-graph cache, filled by an earlier compile on this "
+        f"machine: {', '.join(served)}. Their one-time cost is lower than a fresh machine's first compile.",
+        "",
+    ]
+
+
 def optimizations_section(result_file: Any, out_dir: Path) -> str:
     """The section's markdown (charts written to ``out_dir``). Raises MissingResultsError without records."""
     groups = optimization_rows(result_file.records)
@@ -154,6 +171,7 @@ def optimizations_section(result_file: Any, out_dir: Path) -> str:
             "",
         ]
         lines += _reference_lines(rows, by_id)
+        lines += _compile_cache_lines(measured, by_id)
         if missing:
             lines += ["Not measured:", ""]
             lines += [f"- `{r.variant}` ({r.status}): {r.reason}" for r in missing]

@@ -226,6 +226,18 @@ def dynamo_graphs() -> int:
     return int(counters["stats"].get("unique_graphs", 0))
 
 
+def inductor_cache_lookups() -> dict[str, int]:
+    """Inductor FX-graph cache hits and misses in this process so far (``torch._dynamo.utils.counters``;
+    ``torch._dynamo.reset()`` leaves them, so a variant's are the difference over its setup)."""
+    from torch._dynamo.utils import counters
+
+    inductor = counters["inductor"]
+    return {
+        "hits": int(inductor.get("fxgraph_cache_hit", 0)),
+        "misses": int(inductor.get("fxgraph_cache_miss", 0)),
+    }
+
+
 def reset_dynamo() -> None:
     """Drop every graph Dynamo cached in this process (``torch._dynamo.reset()``): a fresh denoiser of the
     same class would otherwise run the graphs an earlier variant compiled, adding none and paying nothing."""

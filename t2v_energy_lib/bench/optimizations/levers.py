@@ -82,6 +82,9 @@ class Probe:
         dynamo_graphs_added: Graphs Dynamo compiled while the variant was applied and warmed up (after
             ``torch._dynamo.reset()``: graphs of earlier variants are never reused).
         compiler_disabled_hooks: Per hook name, compiled blocks whose forward is a compiler-disabled hook.
+        inductor_cache: Inductor FX-graph cache lookups during the setup (``{"hits", "misses"}``): hits were
+            served from the on-disk cache an earlier compile on this machine filled, so the setup cost is
+            lower than a fresh machine's first compile.
         attention_kernels: Attention-category kernel/op names of a profiled one-step call (text encoder and
             denoiser, no decode), or None when not profiled.
     """
@@ -93,6 +96,7 @@ class Probe:
     compiled_regions: int = 0
     dynamo_graphs_added: int = 0
     compiler_disabled_hooks: dict[str, int] = field(default_factory=dict)
+    inductor_cache: dict[str, int] = field(default_factory=dict)
     attention_kernels: list[str] | None = None
 
 
@@ -160,6 +164,8 @@ class CompileApplier:
             "compiled_regions": probe.compiled_regions,
             "dynamo_graphs_added": probe.dynamo_graphs_added,
         }
+        if probe.inductor_cache:
+            activity["inductor_fxgraph_cache"] = dict(probe.inductor_cache)
         no = "no compiled region ran (no Dynamo graph compiled)"
         if probe.compiler_disabled_hooks:
             activity["compiler_disabled_hooks"] = probe.compiler_disabled_hooks

@@ -27,6 +27,7 @@ from t2v_energy_lib.bench.optimizations.engagement import (
     compiled_regions,
     compiler_disabled_hooks,
     dynamo_graphs,
+    inductor_cache_lookups,
     reset_dynamo,
 )
 from t2v_energy_lib.bench.optimizations.generation import Counters, Generator, Output
@@ -113,7 +114,7 @@ class VariantRun:
         if compiled:  # its own compilation: never the graphs an earlier variant of this process compiled
             reset_dynamo()
             ctx.notes["compile_cache"] = COMPILE_CACHE_NOTE
-        graphs0 = dynamo_graphs()
+        graphs0, cache0 = dynamo_graphs(), inductor_cache_lookups()
         windows = [self._window("setup", lambda: self._apply(compiled))]
         if compiled:
             if {"cache", "attention"} & set(self.variant.kinds):  # their counts would sit in compiled code
@@ -125,6 +126,8 @@ class VariantRun:
             self.reference.setup = self.setup_reading
         self.probe.compiled_regions = compiled_regions(pipe.transformer)
         self.probe.dynamo_graphs_added = dynamo_graphs() - graphs0
+        if compiled:
+            self.probe.inductor_cache = {k: v - cache0[k] for k, v in inductor_cache_lookups().items()}
         self.probe.compiler_disabled_hooks = compiler_disabled_hooks(pipe.transformer, compiled_only=True)
         self.counters.reset()
         if ctx.cfg_batcher is not None:
