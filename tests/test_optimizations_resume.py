@@ -19,7 +19,10 @@ from t2v_energy_lib.bench.optimizations import OptimizeOptions, catalogue, tiny_
 from t2v_energy_lib.bench.optimizations.api import optimize_provenance  # noqa: E402
 from t2v_energy_lib.bench.optimizations.resume import UNRECORDED, labelled_default  # noqa: E402
 from t2v_energy_lib.bench.optimizations.runner import OptimizationRunner  # noqa: E402
-from t2v_energy_lib.bench.optimizations.variants import variants_from_names  # noqa: E402
+from t2v_energy_lib.bench.optimizations.variants import (  # noqa: E402
+    LEVER_PACKAGES,
+    variants_from_names,
+)
 from t2v_energy_lib.energy import EnergyMeter  # noqa: E402
 from t2v_energy_lib.errors import OptimizationError  # noqa: E402
 from t2v_energy_lib.results.schema import ResultRecord  # noqa: E402
@@ -129,6 +132,31 @@ def test_resume_is_refused_on_other_versions_or_settings(two_runs: dict[str, Any
     runner, target, _ = _runner(out, None, dtype="float32")
     with pytest.raises(OptimizationError, match=r"resume refused.*dtype"):
         _run(runner, target, ["cache:pab"])
+
+
+def test_a_lever_package_installed_by_a_later_call_does_not_refuse_the_resume(
+    two_runs: dict[str, Any],
+) -> None:
+    """A later call may carry torchao or xformers for its levers: the default never uses them, and the lever's
+    records name the version they ran with."""
+    prov = dict(two_runs["final"].provenance)
+    prov["versions"] = {**prov["versions"], "torchao": "0.18.0", "xformers": "0.0.35"}
+    _runner(two_runs["out"], None, provenance=prov)  # no OptimizationError
+    pab = next(r for r in two_runs["final"].records if r.extra.get("variant", {}).get("name") == "cache:pab")
+    assert pab.extra["lever_packages"] == {}  # PAB needs nothing beyond Diffusers
+    fp8 = variants_from_names(["fp8:torchao_weight+compile"], catalogue(WAN), include_default=False)[0]
+    assert list(fp8.packages()) == ["torchao"]
+    for name in NOT_INSTALLABLE:  # recorded not_available, naming the package it lacks (if it needs one)
+        record = two_runs["after_first"][name]
+        assert record.extra["status"] == "not_available"
+        expected = {LEVER_PACKAGES[name]: None} if name in LEVER_PACKAGES else {}
+        assert record.extra["lever_packages"] == expected, name
+
+
+def test_every_lever_package_is_recorded_in_provenance_where_installed() -> None:
+    from t2v_energy_lib.results.provenance import OPTIONAL_PACKAGES
+
+    assert set(LEVER_PACKAGES.values()) <= set(OPTIONAL_PACKAGES)
 
 
 def _default(rounds: list[float], **extra: Any) -> ResultRecord:

@@ -45,13 +45,15 @@ VARIANTS_4=${VARIANTS_4:-$FREE,steps:half,cache:pab,cfg_batch}   # one call on a
 VARIANTS_5=${VARIANTS_5:-$FREE,compile,cache:sea,vae:tiling}
 VARIANTS_6=${VARIANTS_6:-$FREE,cache:mag,fp8:layerwise,steps:half+compile}   # MagCache: a calibration video
 VARIANTS_7=${VARIANTS_7:-$FREE,fp8:torchao_weight+compile,fp8:torchao_weight,fp8:torchao_dynamic}  # .whl-torchao
-VARIANTS_8=${VARIANTS_8:-$FREE,cache:fbc,cache:taylorseer,attention:_native_cudnn,vae:slicing}
+VARIANTS_8=${VARIANTS_8:-$FREE,cache:fbc,cache:taylorseer,attention:_native_cudnn,vae:slicing}  # .whl-attn: xformers
 eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 8}"
-if [ "$CALL" = 7 ] && ls .whl-torchao/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --target "${TORCHAO_SITE:-/tmp/site}" .whl-torchao/*.whl
-fi
-export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
+. "$(dirname "$0")/carried_wheels.sh"
 C="$L/console.log"
+case "$CALL" in   # a lever's package only in the call that lists it (each of its variants costs a video)
+  7) carried_wheels .whl-torchao /tmp/site-fp8 >>"$C" ;;
+  8) carried_wheels .whl-attn /tmp/site-attn >>"$C" ;;
+esac
+export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
 nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,temperature.gpu --format=csv >"$L/nvidia-smi.csv" 2>&1
 BUDGET=$(( LIMIT - SECONDS - 45 ))   # 45 s kept for imports, the idle-power measurement, report, archives
 echo "== Wan2.1-14B call $CALL: $VARIANTS (budget $BUDGET s)" >>"$C"

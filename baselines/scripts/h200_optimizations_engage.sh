@@ -25,9 +25,9 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --platform manylinux2014_x86_64 -d .whl-torchao torchao==0.18.0
 # They come last on Wan (~45 s each; the budget stops cleanly before what does not fit).
-if ls .whl-torchao/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --target "${TORCHAO_SITE:-/tmp/site}" .whl-torchao/*.whl
-fi
+. "$(dirname "$0")/carried_wheels.sh"
+carried_wheels .whl-torchao /tmp/site-fp8
+carried_wheels .whl-attn /tmp/site-attn   # xformers: attention:xformers (in $FREE) is then measured on both
 FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
 COG_VARIANTS=${COG_VARIANTS:-cache:pab,cache:faster,steps:half,compile,$FREE}
 # Measured by 2026-12-01 (optimizations-3/4/5): every lever of the first list. Next: fp8 beside compilation

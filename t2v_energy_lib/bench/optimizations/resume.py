@@ -9,7 +9,9 @@ record written by a call carries ``extra["run"]``; a variant's savings are judge
 rounds (every run), which is stricter than against its own run's rounds alone.
 
 A resume is refused (:class:`~t2v_energy_lib.errors.OptimizationError`) when the stored file comes from
-another GPU (uuid) or other library versions, or when its default record has other run settings (dtype,
+another GPU (uuid) or other library versions (a lever's own package, such as torchao or xformers, may be
+installed by a later call: the default does not use it, and each record of that lever stores its version in
+``extra["lever_packages"]``), or when its default record has other run settings (dtype,
 device, weights) or other measured quantities: pooling those rounds would mix two references.
 """
 
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from t2v_energy_lib.errors import OptimizationError
+from t2v_energy_lib.results.provenance import OPTIONAL_PACKAGES
 from t2v_energy_lib.results.schema import ResultRecord
 
 #: Run label of rounds stored before round_runs were recorded.
@@ -55,7 +58,9 @@ def check_resumable(stored: Mapping[str, Any], provenance: Mapping[str, Any], pa
         diffs.append(f"GPU uuid {_gpu_uuid(stored)} vs {_gpu_uuid(provenance)}")
     old, new = stored.get("versions") or {}, provenance.get("versions") or {}
     diffs += [
-        f"{k} {old.get(k)} vs {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+        f"{k} {old.get(k)} vs {new.get(k)}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k) and k not in OPTIONAL_PACKAGES  # the lever's records name its version
     ]
     if diffs:
         raise OptimizationError(

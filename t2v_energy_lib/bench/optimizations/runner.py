@@ -397,6 +397,7 @@ class OptimizationRunner:
                 "status": status,
                 "reason": reason,
                 "variant": variant.to_dict(),
+                "lever_packages": variant.packages(),
                 "notes": ctx.notes,
                 "levers_applied": ctx.applied,
             },

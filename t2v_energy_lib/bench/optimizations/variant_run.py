@@ -196,6 +196,7 @@ class VariantRun:
         setup, base = self.setup_reading, ref.setup
         extra: dict[str, Any] = {
             "variant": self.variant.to_dict(),
+            "lever_packages": self.variant.packages(),
             "status": status,
             "status_reason": reason,
             "engagement": verdicts,

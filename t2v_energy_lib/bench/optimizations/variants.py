@@ -13,6 +13,7 @@ Settings follow the Diffusers 0.42.1 documentation (``docs/source/en/optimizatio
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,17 @@ PER_STEP_WORK_KINDS = ("cache", "steps")
 #: Attention backends that only exist on other accelerators (recorded as not available on NVIDIA/CPU).
 OTHER_ACCELERATOR_BACKENDS = ("_native_npu", "_native_xla")
 DEFAULT_BACKEND = "native"
+#: The package (distribution name) each lever needs beyond torch and Diffusers. Its installed version is
+#: stored in the lever's records (``extra["lever_packages"]``): a call may install it into a resumed file.
+LEVER_PACKAGES = {
+    "fp8:torchao_weight": "torchao",
+    "fp8:torchao_dynamic": "torchao",
+    "attention:xformers": "xformers",
+    "attention:flash": "flash-attn",
+    "attention:_flash_3": "flash_attn_3",
+    "attention:sage": "sageattention",
+    "attention:flash_hub": "kernels",
+}
 
 
 def _frozen(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -105,6 +117,18 @@ class Variant:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
         return {"name": self.name, "levers": [lv.to_dict() for lv in self.levers], "note": self.note}
+
+    def packages(self) -> dict[str, str | None]:
+        """The installed version of each package this variant's levers need (None: not installed)."""
+        out: dict[str, str | None] = {}
+        for lever in self.levers:
+            name = LEVER_PACKAGES.get(lever.name)
+            if name is not None:
+                try:
+                    out[name] = importlib.metadata.version(name)
+                except importlib.metadata.PackageNotFoundError:
+                    out[name] = None
+        return out
 
 
 DEFAULT = Variant(
