@@ -33,7 +33,7 @@ from t2v_energy_lib.results.schema import ResultRecord
 FIRST_COMPILE_S = 120.0
 #: Share of a default video that does not shrink with fewer steps (text encoding, VAE decode, per-call
 #: work). Half the steps took 0.54 (Wan2.1-14B, 720p, 4 steps), 0.61 (Wan2.1-1.3B) and 0.65 (CogVideoX-2b,
-#: 10 steps) of the default's video on the H200: shares 0.08, 0.22 and 0.29, so 0.3 prices the largest.
+#: 10 steps) of the default's video on the H200: shares 0.07, 0.21 and 0.29, so 0.3 prices the largest.
 FIXED_SHARE = 0.3
 #: Factor over the estimated videos and setup: the work a variant does beside them (probe, deviation).
 MARGIN = 1.15
