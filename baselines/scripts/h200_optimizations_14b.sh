@@ -40,8 +40,9 @@ VARIANTS_1=${VARIANTS_1:-$FREE,steps:half}
 VARIANTS_2=${VARIANTS_2:-$FREE,steps:half+cache:mag}
 VARIANTS_3=${VARIANTS_3:-$FREE,cache:pab}
 VARIANTS_4=${VARIANTS_4:-$FREE,steps:half,cache:pab,cfg_batch}   # one call on a fresh machine: ROUNDS=1 COMPOSE=
-# The levers the 14B still lacks (ROUNDS=1 COMPOSE= LIMIT=585 each; 2-3 per call after the ~180 s build and
-# default; most valuable first, the budget stops cleanly before what does not fit and records it not_reached):
+# The levers the 14B still lacks (ROUNDS=1 COMPOSE= LIMIT=560 each: three calls fit 30 device minutes; 2-3
+# levers a call after the ~180 s build and default; most valuable first, the budget stops cleanly before what
+# does not fit and records it not_reached):
 VARIANTS_5=${VARIANTS_5:-$FREE,compile,cache:sea,vae:tiling}
 VARIANTS_6=${VARIANTS_6:-$FREE,cache:mag,fp8:layerwise,steps:half+compile}   # MagCache: a calibration video
 VARIANTS_7=${VARIANTS_7:-$FREE,fp8:torchao_weight+compile,fp8:torchao_weight,fp8:torchao_dynamic}  # .whl-torchao
