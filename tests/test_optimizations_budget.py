@@ -26,6 +26,7 @@ RUNS = (
     ("optimizations-4", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
     ("optimizations-5", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
     ("optimizations-14b", "wan2.1-t2v-14b", "wan", "two_pass", 1),
+    ("optimizations-14b-2", "wan2.1-t2v-14b", "wan", "two_pass", 1),
 )
 
 
@@ -40,24 +41,42 @@ def measured(path: Path, model: str) -> list[ResultRecord]:
     ]
 
 
+def skipped_s(record: ResultRecord, default: ResultRecord, steps: float, rounds: int) -> float:
+    """Seconds of video the variant's caches skipped: the estimate prices caches as skipping nothing.
+
+    The share of hooked block calls a cache skipped, times the default's mean video at the variant's share of
+    its steps, per round (an upper bound: the skipped blocks are most, not all, of a video).
+    """
+    skipped = hooked = 0
+    for lever in record.extra.get("engagement", {}).values():
+        activity = lever.get("activity", {})
+        skipped += int(activity.get("skipped_calls", 0))
+        hooked += int(activity.get("hooked_calls", 0))
+    videos = default.rounds["latency_s"]
+    return (skipped / hooked if hooked else 0.0) * sum(videos) / len(videos) * steps * rounds
+
+
 def replay(
     folder: str, model: str, family: str, cfg_mode: str, rounds: int
 ) -> list[tuple[str, float, float]]:
-    """(variant, estimate s, measured wall s) for every variant of a stored run after its default."""
+    """(variant, estimate s, wall s had its caches skipped nothing) for every variant after the default."""
     records = measured(H200 / folder / "0.42.1" / "optimizations.json", model)
     default = records[0]
     assert default.extra["status"] == "reference"
     rows = []
     for i, record in enumerate(records[1:], start=1):
         name = record.extra["variant"]["name"]
-        estimate = estimate_variant_s(variant(name, family, cfg_mode), default, records[:i], rounds)
-        rows.append((name, estimate, float(record.extra["variant_wall_s"])))
+        nxt = variant(name, family, cfg_mode)
+        estimate = estimate_variant_s(nxt, default, records[:i], rounds)
+        wall_s = float(record.extra["variant_wall_s"]) + skipped_s(record, default, step_fraction(nxt), rounds)
+        rows.append((name, estimate, wall_s))
     return rows
 
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r[0]}:{r[1]}")
 def test_every_stored_variant_is_priced_close_to_what_it_took(run: tuple) -> None:
-    """Uncompiled variants within 0.9x-1.6x of their wall time; compiled ones never below it."""
+    """Uncompiled variants within 0.9x-1.6x of their wall time (a cache's skipped blocks added back: Wan2.1-14B's
+    MagCache skipped 75% of them, 166 s for a 271 s price); compiled ones never below it."""
     for name, estimate_s, wall_s in replay(*run):
         ratio = estimate_s / wall_s
         if "compile" in name.split("+"):
