@@ -12,8 +12,12 @@
 #   one video each. Measured 2026-12-01: a 14B video took 106 s, and call 1's default (warm-up, 2 videos, the
 #   composed 2-step generation) took 298 s, leaving no room for its variant (the budget recorded it
 #   not_reached); CALL=4 measured all three variants in 549 s (baselines/nvidia-h200/optimizations-14b/).
-#   CALL=5..8 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
+#   CALL=5..9 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
 #   on one warm machine resume one file (their default rounds appended), a fresh machine starts a new file.
+#   CALL=5, 6, 7 ran 2026-12-01 on one warm machine (477 + 489 + 519 s, GPU-59fa8c09; stored in
+#   baselines/nvidia-h200/optimizations-14b-2/): compilation, SeaCache, MagCache, layerwise fp8, torchao fp8
+#   weights with and without compilation; each call's budget stopped before its last lever (not_reached).
+#   Those three (VAE tiling, half steps + compilation, torchao dynamic fp8) moved to CALL=8 and 9.
 #   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..8.
 # The not-installed levers are recorded in every call at no cost.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
@@ -46,13 +50,16 @@ VARIANTS_4=${VARIANTS_4:-$FREE,steps:half,cache:pab,cfg_batch}   # one call on a
 VARIANTS_5=${VARIANTS_5:-$FREE,compile,cache:sea,vae:tiling}
 VARIANTS_6=${VARIANTS_6:-$FREE,cache:mag,fp8:layerwise,steps:half+compile}   # MagCache: a calibration video
 VARIANTS_7=${VARIANTS_7:-$FREE,fp8:torchao_weight+compile,fp8:torchao_weight,fp8:torchao_dynamic}  # .whl-torchao
-VARIANTS_8=${VARIANTS_8:-$FREE,cache:fbc,cache:taylorseer,attention:_native_cudnn,vae:slicing}  # .whl-attn: xformers
-eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 8}"
+# (VAE slicing is left out: one video a call, nothing to split; xformers 0.0.35, the only wheel, was built for
+# torch 2.10 + CUDA 12.8 and its kernels do not load on the runner's torch 2.11 + CUDA 13.0: measured
+# 2026-12-01, baselines/nvidia-h200/optimizations-6/)
+VARIANTS_8=${VARIANTS_8:-$FREE,vae:tiling,cache:fbc,cache:taylorseer,attention:_native_cudnn}
+VARIANTS_9=${VARIANTS_9:-$FREE,steps:half+compile,fp8:torchao_dynamic,steps:half+cache:mag+compile}  # .whl-torchao
+eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 9}"
 . "$(dirname "$0")/carried_wheels.sh"
 C="$L/console.log"
 case "$CALL" in   # a lever's package only in the call that lists it (each of its variants costs a video)
-  7) carried_wheels .whl-torchao /tmp/site-fp8 >>"$C" ;;
-  8) carried_wheels .whl-attn /tmp/site-attn >>"$C" ;;
+  7|9) carried_wheels .whl-torchao /tmp/site-fp8 >>"$C" ;;
 esac
 export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
 nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,temperature.gpu --format=csv >"$L/nvidia-smi.csv" 2>&1

@@ -27,7 +27,8 @@
 # They come last on Wan (~45 s each; the budget stops cleanly before what does not fit).
 . "$(dirname "$0")/carried_wheels.sh"
 carried_wheels .whl-torchao /tmp/site-fp8
-carried_wheels .whl-attn /tmp/site-attn   # xformers: attention:xformers (in $FREE) is then measured on both
+carried_wheels .whl-attn /tmp/site-attn   # an attention package, if carried: its backend is then tried (xformers 0.0.35
+#   does not run on torch 2.11 + CUDA 13.0 and is recorded not_available: carried_wheels.sh)
 FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
 COG_VARIANTS=${COG_VARIANTS:-cache:pab,cache:faster,steps:half,compile,$FREE}
 # Measured by 2026-12-01 (optimizations-3/4/5): every lever of the first list. Next: fp8 beside compilation

@@ -101,6 +101,13 @@ def _chance(measured: Sequence[OptimizationRow]) -> str:
     )
 
 
+def _one_line(reason: str, limit: int = 600) -> str:
+    """A recorded reason as one list item: a library's multi-line message (xformers lists every operator it
+    tried) joined on one line and cut at ``limit`` characters (the record keeps it whole)."""
+    text = " ".join(str(reason).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _reference_lines(rows: Sequence[OptimizationRow], by_id: Any) -> list[str]:
     """Which runs the default's rounds come from, and the variants measured beside a default not stored."""
     default = by_id[rows[0].record_id]
@@ -174,12 +181,12 @@ def optimizations_section(result_file: Any, out_dir: Path) -> str:
         lines += _compile_cache_lines(measured, by_id)
         if missing:
             lines += ["Not measured:", ""]
-            lines += [f"- `{r.variant}` ({r.status}): {r.reason}" for r in missing]
+            lines += [f"- `{r.variant}` ({r.status}): {_one_line(r.reason)}" for r in missing]
             lines.append("")
         idle = [r for r in measured if r.status == "not_engaged"]
         if idle:
             lines += ["Not engaged (never a saving):", ""]
-            lines += [f"- `{r.variant}`: {r.reason}" for r in idle]
+            lines += [f"- `{r.variant}`: {_one_line(r.reason)}" for r in idle]
             lines.append("")
         png = plot_pareto(group, rows, out_dir / f"optimizations-{_slug(group)}.png")
         lines += [f"![energy vs deviation, {group}]({png.name})", ""]

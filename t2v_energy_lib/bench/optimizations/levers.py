@@ -221,7 +221,9 @@ class AttentionApplier:
             _check_attention_backend_requirements(AttentionBackendName(backend))
         except (RuntimeError, ImportError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"
-        return None
+        if backend == "flex":  # its kernels exist only compiled; the compiled variant shows whether they run
+            return None
+        return attention_kernel_failure(backend, ctx)
 
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
         backend = str(lever.setting("backend"))
@@ -255,6 +257,39 @@ class AttentionApplier:
             f"{calls} attention calls dispatched to {backend}",
             f"no attention call went to {backend} (dispatcher calls: {probe.dispatch})",
         )
+
+
+#: Shape of the availability check's attention call: (batch, sequence, heads, head dim).
+SMOKE_ATTENTION_SHAPE = (1, 64, 2, 64)
+
+
+def attention_kernel_failure(backend: str, ctx: ApplyContext) -> str | None:
+    """Why ``backend``'s kernels cannot run here, from one tiny attention call through the dispatcher (None
+    when it ran).
+
+    The dispatcher's requirement check only sees that a package imports. On the H200 xformers 0.0.35 imported
+    and passed it, but its extensions were built for another torch and CUDA, so the first attention call of
+    the video failed (``No operator found for memory_efficient_attention_forward``); a 64-token call finds
+    that before any measurement. Any exception counts: the backend is then not available here.
+    """
+    import torch
+    from diffusers.models.attention_dispatch import AttentionBackendName, dispatch_attention_fn
+
+    transformer = getattr(ctx.pipe, "transformer", None)
+    dtype = getattr(transformer, "dtype", None) or torch.bfloat16
+    q, k, v = (torch.randn(SMOKE_ATTENTION_SHAPE, device=ctx.device, dtype=dtype) for _ in range(3))
+    try:
+        dispatch_attention_fn(q, k, v, backend=AttentionBackendName(backend))
+    except Exception as exc:  # whatever stops the backend's kernels is the recorded reason
+        message = " ".join(str(exc).split())  # xformers lists every operator it tried, and why not
+        message = message if len(message) <= 500 else message[:499] + "…"
+        tokens = SMOKE_ATTENTION_SHAPE[1]
+        return (
+            f"its package imports but a {tokens}-token {dtype} attention call on {ctx.device} "
+            f"failed ({type(exc).__name__}: {message}); install a build made for torch "
+            f"{torch.__version__} (CUDA {torch.version.cuda})"
+        )
+    return None
 
 
 def _cache_config(lever: Lever, ctx: ApplyContext) -> Any:
@@ -492,8 +527,9 @@ class VaeApplier:
 
 
 def unavailable_reason(levers: Any, ctx: ApplyContext) -> str | None:
-    """Why one of ``levers`` cannot be installed here, found without changing the pipeline (no GPU work:
-    the dispatcher's requirement check, installed packages, the CFG scale); None when each may apply.
+    """Why one of ``levers`` cannot be installed here, found without changing the pipeline and before any
+    measurement (the dispatcher's requirement check and one 64-token attention call, installed packages, the
+    CFG scale); None when each may apply.
     Levers whose availability shows only when applied return None and are measured as usual."""
     for lever in levers:
         check = getattr(APPLIERS[lever.kind], "unavailable_reason", None)

@@ -14,10 +14,10 @@ leak into the next variant; the VAE's tiling/slicing are undone after the varian
 4. optional: attention-kernel names of one profiled short call (``bench/profile_ops.py``), and a figure
    composed at the study's step count for variants that do not change per-step work (flagged ``composed``).
 
-Before any measurement, every variant whose lever the availability check (:func:`.levers.unavailable_reason`:
-no GPU work) finds not installable is stored as ``not_measured`` with status ``not_available`` and the reason,
-so a time budget never hides them. A lever that turns out unavailable only when applied is stored the same
-way; one that fails while running as ``failed``. Variants the time budget stopped before are stored as
+Before any measurement, every variant whose lever the availability check (:func:`.levers.unavailable_reason`,
+no measured work) finds not installable is stored as ``not_measured`` with status ``not_available`` and the
+reason, so a time budget never hides them. A lever that turns out unavailable only when applied is stored the
+same way; one that fails while running as ``failed``. Variants the time budget stopped before are stored as
 ``not_measured`` with status ``not_reached`` (and named in the log), unless the file already holds their
 measurement; a later measurement replaces that placeholder. Resuming into a file keeps every default round
 (see :mod:`.resume`). A variant whose activity count is zero or whose output is
@@ -225,7 +225,7 @@ class OptimizationRunner:
         record = self._placeholder(sc, variant, ctx, "not_available", reason, 0.0)
         record = dataclasses.replace(
             record,
-            extra={**record.extra, "checked": "availability check before any measurement (no GPU work)"},
+            extra={**record.extra, "checked": "availability check before any measurement (no measured work)"},
         )
         self._store(record)
         self.log(f"  {variant.name}: not_available {reason[:160]}")
