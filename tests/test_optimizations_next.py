@@ -14,17 +14,21 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from t2v_energy_lib.bench.optimizations import catalogue  # noqa: E402
+from t2v_energy_lib.bench.optimizations.budget import estimate_variant_s  # noqa: E402
 from t2v_energy_lib.bench.optimizations.engagement import compiled_regions  # noqa: E402
 from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext  # noqa: E402
 from t2v_energy_lib.bench.optimizations.variants import variants_from_names  # noqa: E402
+from t2v_energy_lib.results import load_results  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "baselines" / "scripts"
+H200 = SCRIPTS.parent / "nvidia-h200"
 
 
-def _script_lists(name: str) -> dict[str, list[str]]:
-    """The variant lists of a script, after expanding its ``$FREE`` list (read with bash itself)."""
+def _script_lists(name: str, keys: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The variant lists of a script (or its lists ``keys``, ``FREE`` among them), after expanding its
+    ``$FREE`` list (read with bash itself)."""
     text = (SCRIPTS / name).read_text()
-    keys = re.findall(r"^([A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", text, re.M)
+    keys = keys or tuple(re.findall(r"^([A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", text, re.M))
     assert keys, f"{name} defines no variant list"
     defs = "\n".join(
         line for line in text.splitlines() if re.match(r"^(FREE|[A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", line)
@@ -66,3 +70,26 @@ def test_compile_applies_to_cogvideox_blocks_without_repeated_blocks() -> None:
     blocks = len(transformer.transformer_blocks)
     assert compiled_regions(transformer) == blocks >= 1
     assert f"{blocks} CogVideoXBlock blocks compiled" in ctx.notes["compile_regions"]
+
+
+def test_the_next_14b_calls_fit_their_single_levers() -> None:
+    """``CALL=8`` to ``10`` of the 14B script at ``LIMIT=560``: priced by the runner's own estimate from the
+    stored 14B default, every single lever of a call fits what the stored call 5 had left after its build and
+    default video (the levers needing a missing package cost nothing; a combination may be not_reached)."""
+    folder = H200 / "optimizations-14b-2" / "0.42.1"
+    records = [r for r in load_results(folder / "optimizations.json").records if r.id.endswith("/end_to_end")]
+    default = records[0]
+    call5 = default.extra["round_runs"][0]
+    log = (folder / "logs" / "call5" / "console.log").read_text()
+    elapsed_s = float(re.search(r"results in \S+ \((\d+) s\)", log).group(1))
+    levers_s = sum(r.extra["variant_wall_s"] for r in records[1:] if r.extra["run"] == call5)
+    budget_s = (560 - 45) - (elapsed_s - levers_s)  # the script keeps 45 s of its limit
+    assert 300 < budget_s < 360, budget_s
+    lists = _script_lists("h200_optimizations_14b.sh", ("FREE", "VARIANTS_8", "VARIANTS_9", "VARIANTS_10"))
+    levers = catalogue("wan2.1-t2v-14b-tiny")
+    for call in ("VARIANTS_8", "VARIANTS_9", "VARIANTS_10"):
+        spent_s, names = 0.0, [n for n in lists[call] if n not in lists["FREE"]]
+        for variant in variants_from_names(names, levers, include_default=False):
+            spent_s += estimate_variant_s(variant, default, [default], rounds=1)
+            ends = f"{call}: {variant.name} ends at {spent_s:.0f} s of {budget_s:.0f} s"
+            assert "+" in variant.name or spent_s <= budget_s, ends

@@ -12,13 +12,14 @@
 #   one video each. Measured 2026-12-01: a 14B video took 106 s, and call 1's default (warm-up, 2 videos, the
 #   composed 2-step generation) took 298 s, leaving no room for its variant (the budget recorded it
 #   not_reached); CALL=4 measured all three variants in 549 s (baselines/nvidia-h200/optimizations-14b/).
-#   CALL=5..9 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
+#   CALL=5..10 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
 #   on one warm machine resume one file (their default rounds appended), a fresh machine starts a new file.
 #   CALL=5, 6, 7 ran 2026-12-01 on one warm machine (477 + 489 + 519 s, GPU-59fa8c09; stored in
 #   baselines/nvidia-h200/optimizations-14b-2/): compilation, SeaCache, MagCache, layerwise fp8, torchao fp8
 #   weights with and without compilation; each call's budget stopped before its last lever (not_reached).
-#   Those three (VAE tiling, half steps + compilation, torchao dynamic fp8) moved to CALL=8 and 9.
-#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..8.
+#   Those three (VAE tiling, half steps + compilation, torchao dynamic fp8) moved to CALL=8 to 10: the next
+#   session runs CALL=8 and 9 with LIMIT=560 and CALL=10 with LIMIT=585 on one warm machine, back to back.
+#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..10.
 # The not-installed levers are recorded in every call at no cost.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> CALL=1 bash baselines/scripts/h200_optimizations_14b.sh
@@ -53,13 +54,17 @@ VARIANTS_7=${VARIANTS_7:-$FREE,fp8:torchao_weight+compile,fp8:torchao_weight,fp8
 # (VAE slicing is left out: one video a call, nothing to split; xformers 0.0.35, the only wheel, was built for
 # torch 2.10 + CUDA 12.8 and its kernels do not load on the runner's torch 2.11 + CUDA 13.0: measured
 # 2026-12-01, baselines/nvidia-h200/optimizations-6/)
-VARIANTS_8=${VARIANTS_8:-$FREE,vae:tiling,cache:fbc,cache:taylorseer,attention:_native_cudnn}
-VARIANTS_9=${VARIANTS_9:-$FREE,steps:half+compile,fp8:torchao_dynamic,steps:half+cache:mag+compile}  # .whl-torchao
-eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 9}"
+# Two single levers a call: each is priced ~150 s and a call leaves ~335 s after its build and default video
+# (tests/test_optimizations_next.py checks it on the stored calls); half steps + compilation (priced 245 s on
+# a machine that has not compiled yet) is measured only where call 10's budget still allows it.
+VARIANTS_8=${VARIANTS_8:-$FREE,vae:tiling,cache:fbc}
+VARIANTS_9=${VARIANTS_9:-$FREE,cache:taylorseer,attention:_native_cudnn}
+VARIANTS_10=${VARIANTS_10:-$FREE,fp8:torchao_dynamic,steps:half+compile}  # .whl-torchao
+eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 10}"
 . "$(dirname "$0")/carried_wheels.sh"
 C="$L/console.log"
 case "$CALL" in   # a lever's package only in the call that lists it (each of its variants costs a video)
-  7|9) carried_wheels .whl-torchao /tmp/site-fp8 >>"$C" ;;
+  7|10) carried_wheels .whl-torchao /tmp/site-fp8 >>"$C" ;;
 esac
 export T2V_ENERGY_GIT_COMMIT=${T2V_ENERGY_GIT_COMMIT:-unknown}
 nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,temperature.gpu --format=csv >"$L/nvidia-smi.csv" 2>&1
