@@ -12,7 +12,7 @@
 #     runner's budget stops cleanly before what does not fit, naming it in the log and the file).
 # Expected: CogVideoX ~3.5 min, Wan ~4.5 min, report ~15 s (see docs/notes/issue-16.md, Session 13).
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
-#   OUT=<folder> bash baselines/scripts/h200_optimizations_next.sh
+#   OUT=<folder> bash baselines/scripts/h200_optimizations_next.sh   (SKIP_COG=1 LIMIT=<s>: Wan only)
 # CPU check of the flow (tiny models): DEVICE=cpu STEPS_WAN=2 STEPS_COG=2 EXTRA="--compile-backend eager" ...
 # Stores: $OUT/results.tgz (optimizations.json: both models, raw rounds, provenance), $OUT/report/
 #         (OPTIMIZATIONS.md + one energy-vs-deviation chart per model), $OUT/logs.tgz (console, nvidia-smi).
@@ -35,11 +35,15 @@ C="$L/console.log"
 nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm,temperature.gpu --format=csv >"$L/nvidia-smi.csv" 2>&1
 python3 -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__)" >>"$C" 2>&1
 
-echo "== CogVideoX-2b at $SECONDS s" >>"$C"
-timeout -s INT -k 20 $(( COG_BUDGET + 40 )) python3 -m t2v_energy_lib optimize --device "$DEVICE" \
-    --target cogvideox-2b --steps "$STEPS_COG" --rounds 2 --variants "$COG_VARIANTS" \
-    --time-budget-s "$COG_BUDGET" --combo-reserve-s "$COG_RESERVE" --out "$R" --no-report $EXTRA >>"$C" 2>&1
-echo "cogvideox exit $? after $SECONDS s" >>"$C"
+if [ "${SKIP_COG:-0}" = 1 ]; then   # SKIP_COG=1: Wan only (a short call on what is left of a session)
+  echo "== CogVideoX-2b skipped (SKIP_COG=1)" >>"$C"
+else
+  echo "== CogVideoX-2b at $SECONDS s" >>"$C"
+  timeout -s INT -k 20 $(( COG_BUDGET + 40 )) python3 -m t2v_energy_lib optimize --device "$DEVICE" \
+      --target cogvideox-2b --steps "$STEPS_COG" --rounds 2 --variants "$COG_VARIANTS" \
+      --time-budget-s "$COG_BUDGET" --combo-reserve-s "$COG_RESERVE" --out "$R" --no-report $EXTRA >>"$C" 2>&1
+  echo "cogvideox exit $? after $SECONDS s" >>"$C"
+fi
 
 BUDGET=$(( LIMIT - SECONDS - 45 ))   # 45 s kept for imports, the idle-power measurement, report, archives
 echo "== Wan2.1-1.3B at $SECONDS s (budget $BUDGET s)" >>"$C"
