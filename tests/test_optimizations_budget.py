@@ -28,11 +28,15 @@ RUNS = (
     ("optimizations-14b", "wan2.1-t2v-14b", "wan", "two_pass", 1),
     ("optimizations-14b-2", "wan2.1-t2v-14b", "wan", "two_pass", 1),
     ("optimizations-6", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
+    ("optimizations-14b-3", "wan2.1-t2v-14b", "wan", "two_pass", 1),
+    ("optimizations-7", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
 )
 
 
 def variant(name: str, family: str = "wan", cfg_mode: str = "two_pass") -> Variant:
-    return variants_from_names([name], single_levers(family, cfg_mode), include_default=False)[0]
+    backends = [lever.split(":", 1)[1] for lever in name.split("+") if lever.startswith("attention:")]
+    catalogue = single_levers(family, cfg_mode, attention_backends=backends)
+    return variants_from_names([name], catalogue, include_default=False)[0]
 
 
 def measured(path: Path, model: str) -> list[ResultRecord]:

@@ -3,11 +3,15 @@ variant compiles and counts its own graphs even after another one in the same pr
 cache hook whose forward Diffusers decorates ``@torch.compiler.disable`` compiles the block's own forward
 inside the hook (graphs added, the hook still skips, output as without compilation), and a compiled block
 that would run eagerly says why; FasterCache is not available on a two-pass CFG pipeline (Wan) with the real
-cause, and applies and engages on CogVideoX (its documented model). Code paths, not measurements."""
+cause, and applies and engages on CogVideoX (its documented model); TaylorSeer at its defaults hooks no Wan
+module (its default patterns are matched with ``re.fullmatch`` and Wan names a block's attentions ``attn1``
+and ``attn2``) and the record says why, while ``cache:taylorseer@attn``, naming them, predicts and engages.
+Code paths, not measurements."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,10 @@ from t2v_energy_lib.bench.optimizations.levers import (  # noqa: E402
     LeverUnavailable,
     Probe,
 )
-from t2v_energy_lib.bench.optimizations.variants import Lever  # noqa: E402
+from t2v_energy_lib.bench.optimizations.variants import (  # noqa: E402
+    TAYLORSEER_ATTENTION_PATTERN,
+    Lever,
+)
 from t2v_energy_lib.energy import EnergyMeter  # noqa: E402
 from t2v_energy_lib.results.storage import load_results  # noqa: E402
 
@@ -117,6 +124,49 @@ def test_fastercache_engages_on_cogvideox(cog: dict[str, Any]) -> None:
     faster = cog["cache:faster"]
     assert faster["status"] == "engaged", faster.get("status_reason") or faster.get("reason")
     assert faster["engagement"]["cache:faster"]["activity"]["skipped_by_module"]["blocks.attn1"] > 0
+
+
+@pytest.fixture(scope="module")
+def taylorseer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    # 4 steps: TaylorSeer computes steps 0-2 (its warm-up) and predicts step 3
+    return _run(tmp_path_factory.mktemp("taylorseer"), WAN, ("cache:taylorseer", "cache:taylorseer@attn"))
+
+
+def test_taylorseer_defaults_hook_nothing_on_wan_and_the_record_says_why(
+    taylorseer: dict[str, Any],
+) -> None:
+    default = taylorseer["cache:taylorseer"]
+    assert default["status"] == "not_engaged"
+    assert default["notes"]["cache_hooked_modules"] == 0
+    reason = default["status_reason"]
+    assert "hooked no module of WanTransformer3DModel" in reason
+    assert "re.fullmatch" in reason and "attn1" in reason and "cache:taylorseer@attn" in reason
+
+
+def test_taylorseer_with_the_attention_modules_named_predicts_and_engages(
+    taylorseer: dict[str, Any],
+) -> None:
+    named = taylorseer["cache:taylorseer@attn"]
+    assert named["status"] == "engaged", named.get("status_reason")
+    assert named["notes"]["cache_hooked_modules"] > 0
+    skipped = named["engagement"]["cache:taylorseer@attn"]["activity"]["skipped_by_module"]
+    assert skipped["blocks.attn1"] > 0 and skipped["blocks.attn2"] > 0
+    assert named["deviation"]["latents_rel_l2"] > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "hooked"),
+    [
+        ("blocks.0.attn1", True),  # Wan self-attention
+        ("blocks.12.attn2", True),  # Wan cross-attention
+        ("transformer_blocks.3.attn1", True),  # CogVideoX
+        ("single_transformer_blocks.7.attn", True),  # Flux-style single blocks
+        ("blocks.0.attn1.to_q", False),  # a projection inside the attention
+        ("blocks.0.ffn", False),
+    ],
+)
+def test_the_taylorseer_attention_pattern_names_attention_modules_only(name: str, hooked: bool) -> None:
+    assert bool(re.fullmatch(TAYLORSEER_ATTENTION_PATTERN, name)) is hooked
 
 
 def _tiny_wan() -> tuple[Any, Generator]:

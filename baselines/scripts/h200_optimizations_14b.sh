@@ -12,14 +12,14 @@
 #   one video each. Measured 2026-12-01: a 14B video took 106 s, and call 1's default (warm-up, 2 videos, the
 #   composed 2-step generation) took 298 s, leaving no room for its variant (the budget recorded it
 #   not_reached); CALL=4 measured all three variants in 549 s (baselines/nvidia-h200/optimizations-14b/).
-#   CALL=5..10 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
+#   CALL=5..13 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
 #   on one warm machine resume one file (their default rounds appended), a fresh machine starts a new file.
 #   CALL=5, 6, 7 ran 2026-12-01 on one warm machine (477 + 489 + 519 s, GPU-59fa8c09; stored in
 #   baselines/nvidia-h200/optimizations-14b-2/): compilation, SeaCache, MagCache, layerwise fp8, torchao fp8
 #   weights with and without compilation; each call's budget stopped before its last lever (not_reached).
 #   Those three (VAE tiling, half steps + compilation, torchao dynamic fp8) moved to CALL=8 to 10: the next
 #   session runs CALL=8 and 9 with LIMIT=560 and CALL=10 with LIMIT=585 on one warm machine, back to back.
-#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..10.
+#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..13.
 # The not-installed levers are recorded in every call at no cost.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> CALL=1 bash baselines/scripts/h200_optimizations_14b.sh
@@ -60,7 +60,16 @@ VARIANTS_7=${VARIANTS_7:-$FREE,fp8:torchao_weight+compile,fp8:torchao_weight,fp8
 VARIANTS_8=${VARIANTS_8:-$FREE,vae:tiling,cache:fbc}
 VARIANTS_9=${VARIANTS_9:-$FREE,cache:taylorseer,attention:_native_cudnn}
 VARIANTS_10=${VARIANTS_10:-$FREE,fp8:torchao_dynamic,steps:half+compile}  # .whl-torchao
-eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 10}"
+# CALL=8, 9, 10 ran 2026-12-01 on one warm machine (478 + 463 + 329 s, GPU-3ece0ba6; stored in
+# baselines/nvidia-h200/optimizations-14b-3/): call 10's budget stopped before half steps + compilation (priced
+# 245 s after the dynamic fp8 video). Next, LIMIT=560 each, back to back on one warm machine: CALL=11 and 12,
+# the combinations, one a call (half steps + compilation; half steps + MagCache + compilation, the 1.3B's best,
+# priced 324 s of the ~333 s a call leaves), and CALL=13 (TaylorSeer with patterns naming Wan's attn1/attn2
+# modules, whose defaults hook nothing on Wan, and FirstBlockCache at the docstring's threshold 0.2).
+VARIANTS_11=${VARIANTS_11:-$FREE,steps:half+compile}
+VARIANTS_12=${VARIANTS_12:-$FREE,steps:half+cache:mag+compile}
+VARIANTS_13=${VARIANTS_13:-$FREE,cache:taylorseer@attn,cache:fbc@0.2}
+eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 13}"
 . "$(dirname "$0")/carried_wheels.sh"
 C="$L/console.log"
 case "$CALL" in   # a lever's package only in the call that lists it (each of its variants costs a video)

@@ -30,9 +30,12 @@ carried_wheels .whl-torchao /tmp/site-fp8
 carried_wheels .whl-attn /tmp/site-attn   # an attention package, if carried: its backend is then tried (xformers 0.0.35
 #   does not run on torch 2.11 + CUDA 13.0 and is recorded not_available: carried_wheels.sh)
 FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
-COG_VARIANTS=${COG_VARIANTS:-cache:pab,cache:faster,steps:half,compile,$FREE}
-# Measured by 2026-12-01 (optimizations-3/4/5): every lever of the first list. Next: fp8 beside compilation
-# (eager fp8 cost 7.0% and 18.6% more energy in optimizations-4) and the best set with fp8 added.
-WAN_VARIANTS=${WAN_VARIANTS:-fp8:torchao_weight+compile,steps:half+cache:mag+compile,steps:half+fp8:torchao_weight+cache:mag+compile,fp8:torchao_dynamic+compile}
+# Measured by 2026-12-01 (optimizations-3/4/5): PAB, FasterCache, half steps, compilation on CogVideoX. Next:
+# the caches not yet measured there (TaylorSeer with patterns naming its attn1 modules: its defaults hook
+# nothing on CogVideoX or Wan; FirstBlockCache at its default and the docstring's threshold).
+COG_VARIANTS=${COG_VARIANTS:-cache:taylorseer@attn,cache:fbc,cache:fbc@0.2,$FREE}
+# fp8 weights + compilation on Wan: measured 2026-12-01 (optimizations-7, -13.6%). Next: the two caches above,
+# then the best set with fp8 added and dynamic fp8 beside compilation (eager it cost 18.6% more).
+WAN_VARIANTS=${WAN_VARIANTS:-cache:taylorseer@attn,cache:fbc@0.2,steps:half+fp8:torchao_weight+cache:mag+compile,fp8:torchao_dynamic+compile}
 export COG_VARIANTS WAN_VARIANTS
 exec bash "$(dirname "$0")/h200_optimizations_next.sh"

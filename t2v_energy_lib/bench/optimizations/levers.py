@@ -319,6 +319,8 @@ def _cache_config(lever: Lever, ctx: ApplyContext) -> Any:
             tensor_format=str(s["tensor_format"]),
         )
     if name == "cache:taylorseer":
+        if "cache_identifiers" in s:
+            return diffusers.TaylorSeerCacheConfig(cache_identifiers=list(s["cache_identifiers"]))
         return diffusers.TaylorSeerCacheConfig()
     if name == "cache:sea":
         return hooks.SeaCacheConfig()
@@ -399,17 +401,48 @@ class CacheApplier:
             raise LeverUnavailable(f"{type(transformer).__name__} has no enable_cache (not a CacheMixin)")
         config = _cache_config(lever, ctx)
         transformer.enable_cache(config)
+        ctx.notes["cache_hooked_modules"] = len(forward_hooked_modules(transformer))
 
     def verdict(self, lever: Lever, ctx: ApplyContext, probe: Probe) -> Verdict:
         skipped = int(probe.hooks.get("skipped_calls", 0))
         activity = {k: probe.hooks.get(k) for k in ("hooked_calls", "skipped_calls", "skipped_by_module")}
+        no = f"the hooks ran {probe.hooks.get('hooked_calls', 0)} times and skipped nothing"
+        if ctx.notes.get("cache_hooked_modules") == 0:
+            no = no_module_hooked_reason(lever, ctx.pipe.transformer)
         return _engaged(
             lever,
             skipped,
             activity,
             f"skipped {skipped} of {probe.hooks.get('hooked_calls', 0)} hooked module calls",
-            f"the hooks ran {probe.hooks.get('hooked_calls', 0)} times and skipped nothing",
+            no,
         )
+
+
+def forward_hooked_modules(root: Any) -> list[str]:
+    """Names of the modules under ``root`` whose forward a Diffusers hook replaced (caches; not casting)."""
+    names = []
+    for path, module in root.named_modules():
+        registry = getattr(module, "_diffusers_hook", None)
+        if registry is not None and any(ref.original_forward is not None for ref in registry._fn_refs):
+            names.append(path)
+    return names
+
+
+def no_module_hooked_reason(lever: Lever, transformer: Any) -> str:
+    """Why a cache hooked nothing: its module patterns match none of the denoiser's module names."""
+    reason = f"the cache hooked no module of {type(transformer).__name__}, so nothing could be skipped"
+    if lever.name == "cache:taylorseer":
+        from diffusers.hooks import taylorseer_cache
+
+        # private in Diffusers 0.42.1: named when present, so a later release that renames it still reports
+        patterns = list(getattr(taylorseer_cache, "_TRANSFORMER_BLOCK_IDENTIFIERS", ())) or "(its defaults)"
+        attention = [n for n, _ in transformer.named_modules() if n.rsplit(".", 1)[-1].startswith("attn")]
+        reason += (
+            f": TaylorSeerCacheConfig()'s default cache_identifiers {patterns} are matched with re.fullmatch "
+            f"(diffusers hooks/taylorseer_cache.py), and this model's attention modules are named like "
+            f"{attention[:2]}; the fix is cache_identifiers naming them (measured as cache:taylorseer@attn)"
+        )
+    return reason
 
 
 class Fp8Applier:

@@ -136,6 +136,9 @@ DEFAULT = Variant(
 )
 
 _CACHE_DOC = "diffusers 0.42.1 docs/source/en/optimization/cache.md"
+# The attention modules of a transformer block, whatever the block list is called and whether the block has
+# one attention (attn) or self and cross attention (attn1, attn2).
+TAYLORSEER_ATTENTION_PATTERN = r"(?:single_transformer_blocks|transformer_blocks|blocks)\.\d+\.attn\d*"
 
 
 def cache_levers(family: str) -> tuple[Lever, ...]:
@@ -163,6 +166,14 @@ def cache_levers(family: str) -> tuple[Lever, ...]:
             tensor_format=tensor_format,
         ),
         Lever.make("cache", "cache:taylorseer", "TaylorSeerCacheConfig() defaults"),
+        Lever.make(
+            "cache",
+            "cache:taylorseer@attn",
+            "TaylorSeerCacheConfig() defaults, cache_identifiers matching the attention modules (the default "
+            "patterns '^blocks.*attn', '^transformer_blocks.*attn' hook nothing under re.fullmatch when a "
+            "block's attention is named attn1/attn2, as in Wan and CogVideoX)",
+            cache_identifiers=[TAYLORSEER_ATTENTION_PATTERN],
+        ),
         Lever.make(
             "cache",
             "cache:mag",
