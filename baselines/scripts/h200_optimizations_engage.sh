@@ -8,14 +8,10 @@
 #    so a compiled block ran eagerly; the block's own forward inside the hook is now compiled.
 #  - FasterCache: not available on Wan (two-pass CFG; recorded for free, no GPU time); measured on CogVideoX,
 #    its documented model (batched CFG).
-# CogVideoX-2b (10 steps): default, PAB, FasterCache, half steps, compile, then the best combinations (e.g.
-# steps:half+cache:<best>, steps:half+compile) ~3.5 min (the combinations need their levers measured in the
-# same run). Wan2.1-1.3B (10 steps, no best combinations): default, half steps + MagCache with and without
-# compilation, then the two torchao fp8 levers, ~3.5 min on the rest of the budget (the runner stops cleanly
-# before what does not fit and names it). MagCache alone and with compilation were measured by a shortened
-# run of this script on 2026-12-01 (baselines/nvidia-h200/optimizations-3/0.42.1/: compilation beside
-# MagCache engaged, -53.6% against -48.0%); that run's budget stopped before CogVideoX's half steps and
-# compilation and Wan's remaining levers, which this list now measures (WAN_VARIANTS=... sets another).
+# CogVideoX-2b and Wan2.1-1.3B at 10 steps, each with its own default: the lists COG_VARIANTS and
+# WAN_VARIANTS below (their comments say what earlier runs of this script measured: optimizations-3, -4, -5
+# and -7 in baselines/nvidia-h200/); the runner stops cleanly before what does not fit and names it.
+# SKIP_COG=1 LIMIT=<s> runs the Wan part alone (the last minutes of a session).
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> bash baselines/scripts/h200_optimizations_engage.sh
 # CPU check of the flow (tiny models): DEVICE=cpu STEPS_WAN=2 STEPS_COG=2 EXTRA="--compile-backend eager" ...
