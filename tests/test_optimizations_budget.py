@@ -30,6 +30,8 @@ RUNS = (
     ("optimizations-6", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
     ("optimizations-14b-3", "wan2.1-t2v-14b", "wan", "two_pass", 1),
     ("optimizations-7", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
+    ("optimizations-14b-4", "wan2.1-t2v-14b", "wan", "two_pass", 1),
+    ("optimizations-8", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
 )
 
 

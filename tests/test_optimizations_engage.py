@@ -5,8 +5,9 @@ inside the hook (graphs added, the hook still skips, output as without compilati
 that would run eagerly says why; FasterCache is not available on a two-pass CFG pipeline (Wan) with the real
 cause, and applies and engages on CogVideoX (its documented model); TaylorSeer at its defaults hooks no Wan
 module (its default patterns are matched with ``re.fullmatch`` and Wan names a block's attentions ``attn1``
-and ``attn2``) and the record says why, while ``cache:taylorseer@attn``, naming them, predicts and engages.
-Code paths, not measurements."""
+and ``attn2``) and the record says why, while ``cache:taylorseer@attn``, naming them, predicts and engages;
+its low-memory mode ``cache:taylorseer@lite`` engages too, and a TaylorSeer variant that runs out of memory is
+``failed`` with the cause and that fix. Code paths, not measurements."""
 
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ def test_fastercache_engages_on_cogvideox(cog: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def taylorseer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # 4 steps: TaylorSeer computes steps 0-2 (its warm-up) and predicts step 3
-    return _run(tmp_path_factory.mktemp("taylorseer"), WAN, ("cache:taylorseer", "cache:taylorseer@attn"))
+    variants = ("cache:taylorseer", "cache:taylorseer@attn", "cache:taylorseer@lite")
+    return _run(tmp_path_factory.mktemp("taylorseer"), WAN, variants)
 
 
 def test_taylorseer_defaults_hook_nothing_on_wan_and_the_record_says_why(
@@ -152,6 +154,41 @@ def test_taylorseer_with_the_attention_modules_named_predicts_and_engages(
     skipped = named["engagement"]["cache:taylorseer@attn"]["activity"]["skipped_by_module"]
     assert skipped["blocks.attn1"] > 0 and skipped["blocks.attn2"] > 0
     assert named["deviation"]["latents_rel_l2"] > 0
+
+
+def test_taylorseer_lite_skips_the_blocks_and_predicts_the_output_projection(
+    taylorseer: dict[str, Any],
+) -> None:
+    """The documented low-memory mode: on a predicted step every block is skipped and only ``proj_out``'s
+    output is predicted, so its Taylor state is one small tensor pair instead of one per attention module."""
+    lite = taylorseer["cache:taylorseer@lite"]
+    assert lite["status"] == "engaged", lite.get("status_reason")
+    skipped = lite["engagement"]["cache:taylorseer@lite"]["activity"]["skipped_by_module"]
+    assert skipped["blocks"] > 0 and skipped["proj_out"] > 0
+    assert not any(name.startswith("blocks.attn") for name in skipped)
+    assert lite["deviation"]["latents_rel_l2"] > 0
+
+
+def test_taylorseer_out_of_memory_is_failed_with_the_cause_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Wan2.1-14B at 720x1280x81 TaylorSeer on every attention module ran an H200 out of memory: the
+    record says where it stopped, why TaylorSeer needs the memory and which variant needs less."""
+    real = APPLIERS["cache"]
+
+    class OutOfMemoryAfterApply:
+        def apply(self, lever: Lever, ctx: ApplyContext) -> None:
+            real.apply(lever, ctx)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.44 GiB.")
+
+    monkeypatch.setitem(APPLIERS, "cache", OutOfMemoryAfterApply())
+    failed = _run(tmp_path, WAN, ("cache:taylorseer@attn",))["cache:taylorseer@attn"]
+    assert failed["status"] == "failed" and failed["out_of_memory"]
+    assert failed["failed_component"] == "setup"
+    assert failed["reason"].startswith("OutOfMemoryError: CUDA out of memory")
+    hooked = failed["notes"]["cache_hooked_modules"]
+    assert f"each of the {hooked} hooked modules" in failed["reason"]
+    assert "cache:taylorseer@lite" in failed["reason"]
 
 
 @pytest.mark.parametrize(

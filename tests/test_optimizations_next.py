@@ -73,10 +73,10 @@ def test_compile_applies_to_cogvideox_blocks_without_repeated_blocks() -> None:
 
 
 def test_the_next_14b_calls_fit_their_single_levers() -> None:
-    """The 14B script's next calls (``CALL=11`` to ``13``, at ``LIMIT=560``): priced by the runner's own
+    """The 14B script's next call (``CALL=14``, at ``LIMIT=560``): priced by the runner's own
     estimate from the stored 14B default, every single lever of a call fits what the stored call 5 had left
     after its build and default video (the levers needing a missing package cost nothing), and so does the
-    one combination a call names alone (``CALL=8`` to ``10`` ran: optimizations-14b-3)."""
+    one combination a call names alone (``CALL=8`` to ``13`` ran: optimizations-14b-3 and -4)."""
     folder = H200 / "optimizations-14b-2" / "0.42.1"
     records = [r for r in load_results(folder / "optimizations.json").records if r.id.endswith("/end_to_end")]
     default = records[0]
@@ -86,7 +86,7 @@ def test_the_next_14b_calls_fit_their_single_levers() -> None:
     assert finished, "call 5's console does not say when its run ended"
     levers_s = sum(r.extra["variant_wall_s"] for r in records[1:] if r.extra["run"] == call5)
     budget_s = (560 - 45) - (float(finished.group(1)) - levers_s)  # the script keeps 45 s of its limit
-    calls = ("VARIANTS_11", "VARIANTS_12", "VARIANTS_13")
+    calls = ("VARIANTS_14",)
     lists = _script_lists("h200_optimizations_14b.sh", ("FREE", *calls))
     levers = catalogue("wan2.1-t2v-14b-tiny")
     for call in calls:

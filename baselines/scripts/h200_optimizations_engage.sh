@@ -30,8 +30,10 @@ FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attent
 # the caches not yet measured there (TaylorSeer with patterns naming its attn1 modules: its defaults hook
 # nothing on CogVideoX or Wan; FirstBlockCache at its default and the docstring's threshold).
 COG_VARIANTS=${COG_VARIANTS:-cache:taylorseer@attn,cache:fbc,cache:fbc@0.2,$FREE}
-# fp8 weights + compilation on Wan: measured 2026-12-01 (optimizations-7, -13.6%). Next: the two caches above,
-# then the best set with fp8 added and dynamic fp8 beside compilation (eager it cost 18.6% more).
-WAN_VARIANTS=${WAN_VARIANTS:-cache:taylorseer@attn,cache:fbc@0.2,steps:half+fp8:torchao_weight+cache:mag+compile,fp8:torchao_dynamic+compile}
+# fp8 weights + compilation on Wan: measured 2026-12-01 (optimizations-7, -13.6%); TaylorSeer on the attention
+# modules (-27.9%, 24 GB more peak memory), FirstBlockCache at 0.2 (not engaged), the best set with fp8 weights
+# added (-67.4%, as without them) and dynamic fp8 + compilation (-17.3%): optimizations-8. Next: TaylorSeer's
+# low-memory mode (its attention-module state ran Wan2.1-14B out of memory: optimizations-14b-4).
+WAN_VARIANTS=${WAN_VARIANTS:-cache:taylorseer@lite,$FREE}
 export COG_VARIANTS WAN_VARIANTS
 exec bash "$(dirname "$0")/h200_optimizations_next.sh"

@@ -94,12 +94,13 @@ def error_record(
             "error": f"{type(exc).__name__}: {exc}"[:2000],
             "error_type": type(exc).__name__,
             "failed_component": failed_component,
-            "out_of_memory": _is_oom_name(exc),
+            "out_of_memory": is_out_of_memory(exc),
         },
     )
 
 
-def _is_oom_name(exc: BaseException) -> bool:
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the device (or host) running out of memory."""
     return "OutOfMemory" in type(exc).__name__ or "out of memory" in str(exc).lower()
 
 

@@ -319,6 +319,8 @@ def _cache_config(lever: Lever, ctx: ApplyContext) -> Any:
             tensor_format=str(s["tensor_format"]),
         )
     if name == "cache:taylorseer":
+        if s.get("use_lite_mode"):
+            return diffusers.TaylorSeerCacheConfig(use_lite_mode=True)
         if "cache_identifiers" in s:
             return diffusers.TaylorSeerCacheConfig(cache_identifiers=list(s["cache_identifiers"]))
         return diffusers.TaylorSeerCacheConfig()
@@ -443,6 +445,20 @@ def no_module_hooked_reason(lever: Lever, transformer: Any) -> str:
             f"{attention[:2]}; the fix is cache_identifiers naming them (measured as cache:taylorseer@attn)"
         )
     return reason
+
+
+def out_of_memory_hint(variant: Any, ctx: ApplyContext) -> str | None:
+    """What to change when ``variant`` ran out of memory because of a lever's state (None: no lever known)."""
+    names = {lever.name for lever in variant.levers}
+    if names & {"cache:taylorseer", "cache:taylorseer@attn"}:
+        hooked = ctx.notes.get("cache_hooked_modules", "every hooked")
+        return (
+            f"; TaylorSeer keeps max_order + 1 = 2 tensors shaped like the output of each of the {hooked} "
+            "hooked modules, for each CFG branch (Diffusers 0.42.1 TaylorSeerState.taylor_factors), beside "
+            "the model: hook fewer modules, or use cache:taylorseer@lite (blocks skipped on predicted steps, "
+            "only proj_out's output kept)"
+        )
+    return None
 
 
 class Fp8Applier:

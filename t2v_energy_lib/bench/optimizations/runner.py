@@ -39,7 +39,12 @@ from t2v_energy_lib.bench.measure import DEFAULT_PROMPT, Series
 from t2v_energy_lib.bench.optimizations import resume
 from t2v_energy_lib.bench.optimizations.budget import estimate_variant_s
 from t2v_energy_lib.bench.optimizations.generation import Generator, released
-from t2v_energy_lib.bench.optimizations.levers import ApplyContext, LeverUnavailable, unavailable_reason
+from t2v_energy_lib.bench.optimizations.levers import (
+    ApplyContext,
+    LeverUnavailable,
+    out_of_memory_hint,
+    unavailable_reason,
+)
 from t2v_energy_lib.bench.optimizations.select import best_combinations
 from t2v_energy_lib.bench.optimizations.variant_run import RANDOM_WEIGHTS_NOTE, Reference, VariantRun
 from t2v_energy_lib.bench.optimizations.variants import DEFAULT, Target, Variant
@@ -324,7 +329,8 @@ class OptimizationRunner:
         except LeverUnavailable as exc:
             record = self._not_measured(sc, variant, run.ctx, exc, "not_available", t0)
         except Exception as exc:  # a failing variant is a result too; the suite goes on
-            record = self._not_measured(sc, variant, run.ctx, exc, "failed", t0)
+            phase = "setup" if run.rounds is None else "video"  # apply + warm-up, or a metered video
+            record = self._not_measured(sc, variant, run.ctx, exc, "failed", t0, phase)
         finally:
             run.close()
         record = dataclasses.replace(record, extra={**record.extra, "variant_wall_s": time.monotonic() - t0})
@@ -369,10 +375,20 @@ class OptimizationRunner:
         return record
 
     def _not_measured(
-        self, sc: Scenario, variant: Variant, ctx: ApplyContext, exc: BaseException, status: str, t0: float
+        self,
+        sc: Scenario,
+        variant: Variant,
+        ctx: ApplyContext,
+        exc: BaseException,
+        status: str,
+        t0: float,
+        phase: str = "apply",
     ) -> ResultRecord:
-        reason = f"{type(exc).__name__}: {exc}"[:2000] if status == "failed" else str(exc)
-        return self._placeholder(sc, variant, ctx, status, reason, time.monotonic() - t0, exc)
+        reason = str(exc)
+        if status == "failed":
+            hint = out_of_memory_hint(variant, ctx) if rec.is_out_of_memory(exc) else None
+            reason = f"{type(exc).__name__}: {exc}"[: 2000 - len(hint or "")] + (hint or "")
+        return self._placeholder(sc, variant, ctx, status, reason, time.monotonic() - t0, exc, phase)
 
     def _placeholder(
         self,
@@ -383,10 +399,12 @@ class OptimizationRunner:
         reason: str,
         elapsed_s: float,
         exc: BaseException | None = None,
+        phase: str = "apply",
     ) -> ResultRecord:
-        """The ``not_measured`` record of ``variant`` (``not_available``, ``failed`` or ``not_reached``)."""
+        """The ``not_measured`` record of ``variant`` (``not_available``, ``failed`` or ``not_reached``);
+        ``phase`` is where it stopped: ``apply``, ``setup`` (apply + warm-up) or ``video``."""
         base = rec.error_record(
-            sc, "apply", exc or LeverUnavailable(reason), elapsed_s, self._run_settings(variant, ctx.steps)
+            sc, phase, exc or LeverUnavailable(reason), elapsed_s, self._run_settings(variant, ctx.steps)
         )
         return dataclasses.replace(
             base,

@@ -176,6 +176,14 @@ def cache_levers(family: str) -> tuple[Lever, ...]:
         ),
         Lever.make(
             "cache",
+            "cache:taylorseer@lite",
+            "TaylorSeerCacheConfig(use_lite_mode=True): the documented low-memory mode, blocks skipped on "
+            "predicted steps and only proj_out's output predicted (cache:taylorseer@attn keeps two tensors "
+            "per attention module and CFG branch, more than an H200 holds for Wan2.1-14B at 720p)",
+            use_lite_mode=True,
+        ),
+        Lever.make(
+            "cache",
             "cache:mag",
             "MagCacheConfig defaults; mag_ratios calibrated here (calibrate=True, the documented path)",
             threshold=0.06,
