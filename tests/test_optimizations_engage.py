@@ -192,6 +192,29 @@ def test_taylorseer_out_of_memory_is_failed_with_the_cause_and_the_fix(
 
 
 @pytest.mark.parametrize(
+    ("variant", "cause"),
+    [
+        ("cache:taylorseer", "TaylorSeer keeps"),
+        ("cache:taylorseer@attn", "TaylorSeer keeps"),
+        ("attention:_native_math", "materialises the attention scores"),
+        ("steps:half+cache:taylorseer@attn", "TaylorSeer keeps"),
+        ("cache:taylorseer@lite", None),  # its state is one small tensor pair: no known cause
+        ("compile", None),
+    ],
+)
+def test_an_out_of_memory_failure_names_the_lever_that_needs_the_memory(
+    variant: str, cause: str | None
+) -> None:
+    from t2v_energy_lib.bench.optimizations.levers import out_of_memory_hint
+    from t2v_energy_lib.bench.optimizations.variants import variants_from_names
+
+    (named,) = variants_from_names([variant], catalogue(WAN + "-tiny"), include_default=False)
+    ctx = ApplyContext(None, "wan", "cpu", STEPS, STEPS, 5.0)
+    hint = out_of_memory_hint(named, ctx)
+    assert (hint is None) if cause is None else (cause in (hint or ""))
+
+
+@pytest.mark.parametrize(
     ("name", "hooked"),
     [
         ("blocks.0.attn1", True),  # Wan self-attention

@@ -73,7 +73,7 @@ def test_compile_applies_to_cogvideox_blocks_without_repeated_blocks() -> None:
 
 
 def test_the_next_14b_calls_fit_their_single_levers() -> None:
-    """The 14B script's next call (``CALL=14``, at ``LIMIT=560``): priced by the runner's own
+    """The 14B script's next calls (``CALL=14`` to ``16``, at ``LIMIT=560``): priced by the runner's own
     estimate from the stored 14B default, every single lever of a call fits what the stored call 5 had left
     after its build and default video (the levers needing a missing package cost nothing), and so does the
     one combination a call names alone (``CALL=8`` to ``13`` ran: optimizations-14b-3 and -4)."""
@@ -86,7 +86,7 @@ def test_the_next_14b_calls_fit_their_single_levers() -> None:
     assert finished, "call 5's console does not say when its run ended"
     levers_s = sum(r.extra["variant_wall_s"] for r in records[1:] if r.extra["run"] == call5)
     budget_s = (560 - 45) - (float(finished.group(1)) - levers_s)  # the script keeps 45 s of its limit
-    calls = ("VARIANTS_14",)
+    calls = ("VARIANTS_14", "VARIANTS_15", "VARIANTS_16")
     lists = _script_lists("h200_optimizations_14b.sh", ("FREE", *calls))
     levers = catalogue("wan2.1-t2v-14b-tiny")
     for call in calls:
@@ -96,3 +96,55 @@ def test_the_next_14b_calls_fit_their_single_levers() -> None:
             ends = f"{call}: {variant.name} ends at {spent_s:.0f} s of {budget_s:.0f} s"
             assert "+" not in variant.name or len(names) == 1, f"{call}: a combination goes alone"
             assert spent_s <= budget_s, ends
+
+
+def _fresh_call_budget_s(folder: str, model: str, limit_s: int = 560) -> tuple[object, float]:
+    """(the stored default record of ``model``, the seconds a fresh call at ``limit_s`` leaves its levers):
+    the limit less the script's 45 s, the seconds before the model's run started (the console's ``== ...
+    at N s``) and what the stored run spent outside its levers (build, idle power, default, report)."""
+    path = H200 / folder / "0.42.1"
+    records = [
+        r
+        for r in load_results(path / "optimizations.json").records
+        if r.model == model and r.id.endswith("/end_to_end")
+    ]
+    log = (path / "logs" / "console.log").read_text()
+    start = re.search(rf"^== \S*{re.escape(model.split('-')[0][:3])}\S* at (\d+) s", log, re.M | re.I)
+    finished = re.search(r"results in \S+ \((\d+) s\)", log)
+    assert start and finished, f"{folder}: the console does not say when {model}'s run started and ended"
+    levers_s = sum(r.extra["variant_wall_s"] for r in records[1:])
+    outside_s = float(finished.group(1)) - levers_s
+    return records[0], (limit_s - 45) - float(start.group(1)) - outside_s
+
+
+@pytest.mark.parametrize(
+    ("key", "folder", "model"),
+    [
+        ("WAN_VARIANTS", "optimizations-8", "wan2.1-t2v-1.3b"),
+        ("COG_VARIANTS", "optimizations-4", "cogvideox-2b"),
+    ],
+)
+def test_each_part_of_the_completing_call_fits_a_fresh_machine(key: str, folder: str, model: str) -> None:
+    """``h200_optimizations_complete.sh`` (``PART=wan``, ``PART=cog``, ``LIMIT=560``): every lever it
+    measures, priced by the runner's own estimate from a stored run of the model on a fresh machine, ends
+    inside what that run had left for its levers (the backends not installed cost nothing)."""
+    lists = _script_lists("h200_optimizations_complete.sh", ("FREE", key))
+    default, budget_s = _fresh_call_budget_s(folder, model)
+    names = [n for n in lists[key] if n not in lists["FREE"]]
+    spent_s = 0.0
+    for variant in variants_from_names(names, catalogue(model + "-tiny"), include_default=False):
+        spent_s += estimate_variant_s(variant, default, [default], rounds=2)
+        assert spent_s <= budget_s, f"{key}: {variant.name} ends at {spent_s:.0f} s of {budget_s:.0f} s"
+
+
+@pytest.mark.parametrize("key", ["WAN_VARIANTS", "COG_VARIANTS"])
+def test_the_completing_call_names_every_backend_of_the_dispatcher(key: str) -> None:
+    """Every attention backend of the installed Diffusers' dispatcher is in each list: measured where it
+    comes with torch, recorded not_available with its reason otherwise (``native``, the default, and on
+    Wan cuDNN, measured in the first H200 set, excepted)."""
+    from t2v_energy_lib.bench.optimizations.variants import all_attention_backends
+
+    names = _script_lists("h200_optimizations_complete.sh", (key,))[key]
+    backends = {lever.split(":", 1)[1] for name in names for lever in name.split("+") if ":" in lever}
+    missing = set(all_attention_backends()) - backends - {"native", "_native_cudnn"}
+    assert not missing, f"backends the completing call does not name: {sorted(missing)}"

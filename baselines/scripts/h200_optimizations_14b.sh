@@ -12,14 +12,14 @@
 #   one video each. Measured 2026-12-01: a 14B video took 106 s, and call 1's default (warm-up, 2 videos, the
 #   composed 2-step generation) took 298 s, leaving no room for its variant (the budget recorded it
 #   not_reached); CALL=4 measured all three variants in 549 s (baselines/nvidia-h200/optimizations-14b/).
-#   CALL=5..14 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
+#   CALL=5..16 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
 #   on one warm machine resume one file (their default rounds appended), a fresh machine starts a new file.
 #   CALL=5, 6, 7 ran 2026-12-01 on one warm machine (477 + 489 + 519 s, GPU-59fa8c09; stored in
 #   baselines/nvidia-h200/optimizations-14b-2/): compilation, SeaCache, MagCache, layerwise fp8, torchao fp8
 #   weights with and without compilation; each call's budget stopped before its last lever (not_reached).
 #   Those three (VAE tiling, half steps + compilation, torchao dynamic fp8) moved to CALL=8 to 10: the next
 #   session runs CALL=8 and 9 with LIMIT=560 and CALL=10 with LIMIT=585 on one warm machine, back to back.
-#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..14.
+#   CALL=1..3 (two rounds, composed default) were the first plan and do not fit a call: use CALL=4..16.
 # The not-installed levers are recorded in every call at no cost.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD):
 #   OUT=<folder> CALL=1 bash baselines/scripts/h200_optimizations_14b.sh
@@ -72,10 +72,14 @@ VARIANTS_13=${VARIANTS_13:-$FREE,cache:taylorseer@attn,cache:fbc@0.2}
 # CALL=11, 12, 13 ran 2026-12-01 on one warm machine (311 + 359 + 356 s, GPU-c25886a7; stored in
 # baselines/nvidia-h200/optimizations-14b-4/): half steps + compilation -50.8%, half steps + MagCache +
 # compilation -72.1%, FirstBlockCache at 0.2 not engaged, and TaylorSeer on the 80 attention modules ran out of
-# the H200's memory (it keeps two output-sized tensors per hooked module and CFG branch). CALL=14 (LIMIT=560):
-# TaylorSeer's low-memory mode, which keeps proj_out's output only.
-VARIANTS_14=${VARIANTS_14:-$FREE,cache:taylorseer@lite}
-eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 14}"
+# the H200's memory (it keeps two output-sized tensors per hooked module and CFG branch). Next, LIMIT=560 each:
+# CALL=14, TaylorSeer's low-memory mode (keeps proj_out's output only) and torch's flash SDPA; CALL=15 and 16,
+# the other attention backends that come with torch (memory-efficient SDPA; the math reference, which needs
+# the l x l scores, ~457 GB a call here, and is expected to fail out of memory; flex, compiled).
+VARIANTS_14=${VARIANTS_14:-$FREE,cache:taylorseer@lite,attention:_native_flash}
+VARIANTS_15=${VARIANTS_15:-$FREE,attention:_native_efficient,attention:_native_math}
+VARIANTS_16=${VARIANTS_16:-$FREE,attention:flex+compile}
+eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 16}"
 . "$(dirname "$0")/carried_wheels.sh"
 C="$L/console.log"
 case "$CALL" in   # a lever's package only in the call that lists it (each of its variants costs a video)

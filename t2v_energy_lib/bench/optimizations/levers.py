@@ -458,6 +458,12 @@ def out_of_memory_hint(variant: Any, ctx: ApplyContext) -> str | None:
             "the model: hook fewer modules, or use cache:taylorseer@lite (blocks skipped on predicted steps, "
             "only proj_out's output kept)"
         )
+    if "attention:_native_math" in names:
+        return (
+            "; the math backend (torch SDPA's reference path) materialises the attention scores, heads x "
+            "tokens^2 values per call, where the other backends compute attention in tiles: at this shape it "
+            "needs more memory than the GPU has, so it cannot run here"
+        )
     return None
 
 
