@@ -102,6 +102,10 @@ def find_runs(gpu_dir: Path) -> list[OptimizationRun]:
     ]
 
 
+#: How a failed record's reason says the device ran out of memory (torch's CUDA message).
+OUT_OF_MEMORY = "out of memory"
+
+
 def cell(row: OptimizationRow | None) -> str:
     """One run's entry for a variant: its saving where it engaged, else its status."""
     if row is None:
@@ -113,6 +117,8 @@ def cell(row: OptimizationRow | None) -> str:
     if row.status == "engaged" and row.saving_fraction is not None:
         text = fmt.pct(row.saving_fraction)
         return text if row.label == SAVES else f"{text} ({row.label})"
+    if row.status == "failed" and OUT_OF_MEMORY in (row.reason or "").lower():
+        return "failed (out of memory)"  # the run's report gives the lever's cause
     return row.status.replace("_", " ")
 
 
