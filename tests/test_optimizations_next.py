@@ -5,13 +5,13 @@ in Diffusers 0.42.1) by compiling its repeated blocks the same way. Code paths, 
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
+
+from device_scripts import SCRIPTS, script_lists  # noqa: E402  (tests/ is on sys.path)
 
 from t2v_energy_lib.bench.optimizations import catalogue  # noqa: E402
 from t2v_energy_lib.bench.optimizations.budget import estimate_variant_s  # noqa: E402
@@ -20,26 +20,7 @@ from t2v_energy_lib.bench.optimizations.levers import APPLIERS, ApplyContext  # 
 from t2v_energy_lib.bench.optimizations.variants import variants_from_names  # noqa: E402
 from t2v_energy_lib.results import load_results  # noqa: E402
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "baselines" / "scripts"
 H200 = SCRIPTS.parent / "nvidia-h200"
-
-
-def _script_lists(name: str, keys: tuple[str, ...] = ()) -> dict[str, list[str]]:
-    """The variant lists of a script (or its lists ``keys``, ``FREE`` among them), after expanding its
-    ``$FREE`` list (read with bash itself)."""
-    text = (SCRIPTS / name).read_text()
-    keys = keys or tuple(re.findall(r"^([A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", text, re.M))
-    assert keys, f"{name} defines no variant list"
-    defs = "\n".join(
-        line for line in text.splitlines() if re.match(r"^(FREE|[A-Z_0-9]*VARIANTS[A-Z_0-9]*)=", line)
-    )
-    out = {}
-    for key in keys:
-        shown = subprocess.run(
-            ["bash", "-c", f"{defs}\necho ${key}"], capture_output=True, text=True, check=True
-        )
-        out[key] = [v for v in shown.stdout.strip().split(",") if v]
-    return out
 
 
 @pytest.mark.parametrize(
@@ -51,7 +32,7 @@ def _script_lists(name: str, keys: tuple[str, ...] = ()) -> dict[str, list[str]]
     ],
 )
 def test_every_variant_a_script_names_exists_for_its_model(script: str, model: dict[str, str]) -> None:
-    for key, names in _script_lists(script).items():
+    for key, names in script_lists(script).items():
         model_id = next(m for prefix, m in model.items() if key.startswith(prefix))
         variants = variants_from_names(names, catalogue(model_id + "-tiny"), include_default=False)
         assert [v.name for v in variants] == names, key  # unknown names raise OptimizationError
@@ -87,10 +68,11 @@ def test_the_next_14b_calls_fit_their_single_levers() -> None:
     levers_s = sum(r.extra["variant_wall_s"] for r in records[1:] if r.extra["run"] == call5)
     budget_s = (560 - 45) - (float(finished.group(1)) - levers_s)  # the script keeps 45 s of its limit
     calls = ("VARIANTS_14", "VARIANTS_15", "VARIANTS_16")
-    lists = _script_lists("h200_optimizations_14b.sh", ("FREE", *calls))
+    lists = script_lists("h200_optimizations_14b.sh", ("FREE", "ABSENT", *calls))
     levers = catalogue("wan2.1-t2v-14b-tiny")
+    free = {*lists["FREE"], *lists["ABSENT"]}
     for call in calls:
-        spent_s, names = 0.0, [n for n in lists[call] if n not in lists["FREE"]]
+        spent_s, names = 0.0, [n for n in lists[call] if n not in free]
         for variant in variants_from_names(names, levers, include_default=False):
             spent_s += estimate_variant_s(variant, default, [default], rounds=1)
             ends = f"{call}: {variant.name} ends at {spent_s:.0f} s of {budget_s:.0f} s"
@@ -128,7 +110,7 @@ def test_each_part_of_the_completing_call_fits_a_fresh_machine(key: str, folder:
     """``h200_optimizations_complete.sh`` (``PART=wan``, ``PART=cog``, ``LIMIT=560``): every lever it
     measures, priced by the runner's own estimate from a stored run of the model on a fresh machine, ends
     inside what that run had left for its levers (the backends not installed cost nothing)."""
-    lists = _script_lists("h200_optimizations_complete.sh", ("FREE", key))
+    lists = script_lists("h200_optimizations_complete.sh", ("FREE", key))
     default, budget_s = _fresh_call_budget_s(folder, model)
     names = [n for n in lists[key] if n not in lists["FREE"]]
     spent_s = 0.0
@@ -144,7 +126,7 @@ def test_the_completing_call_names_every_backend_of_the_dispatcher(key: str) -> 
     Wan cuDNN, measured in the first H200 set, excepted)."""
     from t2v_energy_lib.bench.optimizations.variants import all_attention_backends
 
-    names = _script_lists("h200_optimizations_complete.sh", (key,))[key]
+    names = script_lists("h200_optimizations_complete.sh", (key,))[key]
     backends = {lever.split(":", 1)[1] for name in names for lever in name.split("+") if ":" in lever}
     missing = set(all_attention_backends()) - backends - {"native", "_native_cudnn"}
     assert not missing, f"backends the completing call does not name: {sorted(missing)}"

@@ -41,6 +41,10 @@ COMPOSE=${COMPOSE---compose}  # COMPOSE= skips the composed 50-step default (sto
 # the levers that need another package (recorded as not available where it is missing, at no cost); torchao's
 # fp8 levers are not listed: with torchao carried in .whl (h200_optimizations_engage.sh) each would cost a video
 FREE=attention:flash,attention:_flash_3,attention:sage,attention:xformers,attention:flash_hub
+# From CALL=14 on, every other backend of the dispatcher whose package is not on the runner (or that runs on
+# another accelerator, or flex, only compiled) and FasterCache (needs batched CFG; Wan runs two passes), so each
+# has its reason recorded on the 14B too (no cost):
+ABSENT=attention:flash_varlen,attention:flash_varlen_hub,attention:flash_4_hub,attention:_flash_varlen_3,attention:_flash_3_hub,attention:_flash_3_varlen_hub,attention:aiter_fa2_hub,attention:flex,attention:_native_npu,attention:_native_xla,attention:sage_hub,attention:sage_blackwell_hub,attention:sage_varlen,attention:_sage_qk_int8_pv_fp8_cuda,attention:_sage_qk_int8_pv_fp8_cuda_sm90,attention:_sage_qk_int8_pv_fp16_cuda,attention:_sage_qk_int8_pv_fp16_triton,cache:faster
 VARIANTS_1=${VARIANTS_1:-$FREE,steps:half}
 VARIANTS_2=${VARIANTS_2:-$FREE,steps:half+cache:mag}
 VARIANTS_3=${VARIANTS_3:-$FREE,cache:pab}
@@ -76,9 +80,9 @@ VARIANTS_13=${VARIANTS_13:-$FREE,cache:taylorseer@attn,cache:fbc@0.2}
 # CALL=14, TaylorSeer's low-memory mode (keeps proj_out's output only) and torch's flash SDPA; CALL=15 and 16,
 # the other attention backends that come with torch (memory-efficient SDPA; the math reference, which needs
 # the l x l scores, ~457 GB a call here, and is expected to fail out of memory; flex, compiled).
-VARIANTS_14=${VARIANTS_14:-$FREE,cache:taylorseer@lite,attention:_native_flash}
-VARIANTS_15=${VARIANTS_15:-$FREE,attention:_native_efficient,attention:_native_math}
-VARIANTS_16=${VARIANTS_16:-$FREE,attention:flex+compile}
+VARIANTS_14=${VARIANTS_14:-$FREE,$ABSENT,cache:taylorseer@lite,attention:_native_flash}
+VARIANTS_15=${VARIANTS_15:-$FREE,$ABSENT,attention:_native_efficient,attention:_native_math}
+VARIANTS_16=${VARIANTS_16:-$FREE,$ABSENT,attention:flex+compile}
 eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 16}"
 . "$(dirname "$0")/carried_wheels.sh"
 C="$L/console.log"
