@@ -13,6 +13,7 @@ from t2v_energy_lib.errors import MissingResultsError
 from t2v_energy_lib.report.optimizations_summary import (
     CHART_DIR,
     SUMMARY_NAME,
+    best_table,
     cell,
     find_runs,
     summary_markdown,
@@ -79,3 +80,21 @@ def test_cli_summary_writes_the_file_and_refuses_a_missing_folder(tmp_path: Path
     assert "| 1 | `optimizations-5/0.42.1` |" in text and "## wan2.1-t2v-1.3b/480x832x81-s10" in text
     assert main(["optimize", "--summary", str(tmp_path / "nope")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_the_best_saving_per_model_is_the_largest_of_any_run() -> None:
+    runs = find_runs(H200)
+    groups = sorted({g for run in runs for g in run.groups})
+    table = best_table(runs, groups).splitlines()[2:]
+    assert len(table) == len(groups)
+    for group, line in zip(groups, table, strict=True):
+        savings = [
+            row.saving_fraction or 0.0 for run in runs for row in run.groups.get(group, ()) if row.is_saving
+        ]
+        assert f"{100 * max(savings):.1f}%" in line, line
+
+
+def test_a_model_without_any_saving_says_so() -> None:
+    runs = [run for run in find_runs(H200) if run.folder == "optimizations-6/0.42.1"]
+    groups = sorted(runs[0].groups)
+    assert "no significant saving in any run" in best_table(runs, groups)

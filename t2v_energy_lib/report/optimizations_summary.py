@@ -10,6 +10,8 @@ folder (``baselines/<gpu>/``, skipping ``runs/`` and ``report/``) and writes ``O
   where it engaged (with the report's label when the rounds overlap or the variant cost more), otherwise
   the status (``not engaged``, ``not available``, ``not reached``, ``failed``); the default's row gives its
   energy per video, so a drift of the default between GPUs is visible;
+- the best significant saving per model and setting over all runs (with its run, latency, deviation and
+  payback);
 - the goal verdict per run, and one chart per setting (a bar per variant: the mean saving over the runs
   where it engaged, a dot per run).
 
@@ -28,6 +30,7 @@ from t2v_energy_lib.analysis.optimizations import (
     GOAL_SAVING_FRACTION,
     SAVES,
     OptimizationRow,
+    best_saving,
     goal_verdict,
     optimization_rows,
 )
@@ -111,9 +114,7 @@ def cell(row: OptimizationRow | None) -> str:
     if row is None:
         return ""
     if row.status == "reference":
-        if row.value is None:
-            return "-"
-        return f"{row.value:,.0f} J" if row.quantity.endswith("_j") else f"{fmt.num(row.value)} s"
+        return _figure_text(row)
     if row.status == "engaged" and row.saving_fraction is not None:
         text = fmt.pct(row.saving_fraction)
         return text if row.label == SAVES else f"{text} ({row.label})"
@@ -152,6 +153,46 @@ def group_table(runs: Sequence[OptimizationRun], group: str) -> str:
         }
         rows.append([f"`{name}`", *(cell(by_run[run.label]) for run in present)])
     return fmt.md_table(["variant", *(f"run {run.label}" for run in present)], rows)
+
+
+def _figure_text(row: OptimizationRow) -> str:
+    """A row's figure per video in its unit (J on a GPU run, s where only latency was measured)."""
+    if row.value is None:
+        return "-"
+    return f"{row.value:,.0f} J" if row.quantity.endswith("_j") else f"{fmt.num(row.value)} s"
+
+
+def best_table(runs: Sequence[OptimizationRun], groups: Sequence[str]) -> str:
+    """One row per model and setting: the largest significant saving of any run, beside that run's default,
+    with its latency, deviation and payback (a model without a saving says so)."""
+    rows = []
+    for group in groups:
+        found = [(run, best_saving(run.groups[group])) for run in runs if group in run.groups]
+        run, best = max(
+            ((r, b) for r, b in found if b is not None),
+            key=lambda pair: pair[1].saving_fraction or 0.0,
+            default=(None, None),
+        )
+        if run is None or best is None:
+            rows.append([group, "no significant saving in any run", "", "", "", "", "", ""])
+            continue
+        default = next(r for r in run.groups[group] if r.status == "reference")
+        psnr = (best.deviation or {}).get("frames_psnr_db")
+        payback = best.payback_videos
+        rows.append(
+            [
+                group,
+                f"`{best.variant}`",
+                f"run {run.label}",
+                fmt.pct(best.saving_fraction or 0.0),
+                f"{_figure_text(best)} of {_figure_text(default)}",
+                fmt.num(best.latency_s) if best.latency_s is not None else "-",
+                "-" if psnr is None else f"{psnr:.1f}",
+                "-" if payback is None else fmt.num(payback),
+            ]
+        )
+    header = ["model/setting", "best variant", "run", "saving", "per video", "latency (s)", "PSNR (dB)"]
+    return fmt.md_table([*header, "payback (videos)"], rows)
 
 
 def goal_lines(runs: Sequence[OptimizationRun], group: str) -> list[str]:
@@ -215,6 +256,15 @@ def summary_markdown(gpu_dir: Path, runs: Sequence[OptimizationRun], chart_dir: 
         ),
     ]
     groups = sorted({g for run in runs for g in run.groups})
+    lines += [
+        "",
+        "## Best saving per model",
+        "",
+        "The largest significant saving of GPU energy per video that any run measured, against that run's "
+        "own default (PSNR: the variant's decoded frames against the default's, same seed and prompt).",
+        "",
+        best_table(runs, groups),
+    ]
     for group in groups:
         chart = plot_group(runs, group, chart_dir / f"{_slug(group)}.png")
         lines += [
