@@ -65,3 +65,17 @@ def test_every_lever_is_stored_or_planned_on_each_model(model: str) -> None:
 def test_a_lever_left_unplanned_is_one_the_catalogue_has(model: str) -> None:
     levers = {lever.name for lever in catalogue(model + "-tiny")}
     assert set(NOT_PLANNED[model]) <= levers
+
+
+def test_vae_slicing_on_the_14b_would_repeat_the_1_3b() -> None:
+    """The reason VAE slicing is not planned on the 14B holds: the same VAE class and config as the 1.3B, and
+    on the 1.3B slicing was recorded not engaged."""
+    from t2v_energy_lib.models import get_spec
+
+    small, large = get_spec("wan2.1-t2v-1.3b"), get_spec("wan2.1-t2v-14b")
+    assert small.component_classes["vae"] == large.component_classes["vae"]
+    assert small.component_configs["vae"] == large.component_configs["vae"]
+    path = H200 / "optimizations-6" / "0.42.1" / "optimizations.json"
+    records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    (slicing,) = [r for r in records if r["id"].endswith("/vae:slicing/end_to_end")]
+    assert slicing["extra"]["status"] == "not_engaged"

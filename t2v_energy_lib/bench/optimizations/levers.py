@@ -451,10 +451,11 @@ def out_of_memory_hint(variant: Any, ctx: ApplyContext) -> str | None:
     """What to change when ``variant`` ran out of memory because of a lever's state (None: no lever known)."""
     names = {lever.name for lever in variant.levers}
     if names & {"cache:taylorseer", "cache:taylorseer@attn"}:
-        hooked = ctx.notes.get("cache_hooked_modules", "every hooked")
+        hooked = ctx.notes.get("cache_hooked_modules")
+        modules = "each hooked module" if hooked is None else f"each of the {hooked} hooked modules"
         return (
-            f"; TaylorSeer keeps max_order + 1 = 2 tensors shaped like the output of each of the {hooked} "
-            "hooked modules, for each CFG branch (Diffusers 0.42.1 TaylorSeerState.taylor_factors), beside "
+            f"; TaylorSeer keeps max_order + 1 = 2 tensors shaped like the output of {modules}, "
+            "for each CFG branch (Diffusers 0.42.1 TaylorSeerState.taylor_factors), beside "
             "the model: hook fewer modules, or use cache:taylorseer@lite (blocks skipped on predicted steps, "
             "only proj_out's output kept)"
         )
