@@ -1,13 +1,16 @@
-"""The variant lists the device scripts of the optimisation suite name (read with bash itself)."""
+"""The variant lists the device scripts of the optimisation suite name (read with bash itself), and the
+variants their stored H200 runs hold."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "baselines" / "scripts"
+H200 = SCRIPTS.parent / "nvidia-h200"
 
 
 def script_lists(name: str, keys: tuple[str, ...] = ()) -> dict[str, list[str]]:
@@ -30,3 +33,15 @@ def script_lists(name: str, keys: tuple[str, ...] = ()) -> dict[str, list[str]]:
         )
         out[key] = [v for v in shown.stdout.strip().split(",") if v]
     return out
+
+
+def stored_variants(model: str) -> set[str]:
+    """Variant names with a record of ``model`` in any stored H200 optimisation run (not raw call files)."""
+    names = set()
+    for path in H200.rglob("optimizations.json"):
+        if "runs" in path.parts:
+            continue
+        for record in json.loads(path.read_text(encoding="utf-8"))["records"]:
+            if record["model"] == model:
+                names.add(record["extra"]["variant"]["name"])
+    return names

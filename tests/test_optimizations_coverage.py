@@ -6,17 +6,14 @@ the stored runs and the device scripts; measures nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("diffusers")
 
-from device_scripts import script_lists
+from device_scripts import H200, script_lists, stored_variants
 
 from t2v_energy_lib.bench.optimizations import catalogue
-
-H200 = Path(__file__).resolve().parents[1] / "baselines" / "nvidia-h200"
 
 #: Planned device calls per model: (script, variant lists).
 PLANNED = {
@@ -32,18 +29,6 @@ NOT_PLANNED = {
         "not_engaged (optimizations-6)",
     },
 }
-
-
-def stored_variants(model: str) -> set[str]:
-    """Variant names with a record of ``model`` in any stored H200 optimisation run (not raw call files)."""
-    names = set()
-    for path in H200.rglob("optimizations.json"):
-        if "runs" in path.parts:
-            continue
-        for record in json.loads(path.read_text(encoding="utf-8"))["records"]:
-            if record["model"] == model:
-                names.add(record["extra"]["variant"]["name"])
-    return names
 
 
 def planned_variants(model: str) -> set[str]:
@@ -79,3 +64,25 @@ def test_vae_slicing_on_the_14b_would_repeat_the_1_3b() -> None:
     records = json.loads(path.read_text(encoding="utf-8"))["records"]
     (slicing,) = [r for r in records if r["id"].endswith("/vae:slicing/end_to_end")]
     assert slicing["extra"]["status"] == "not_engaged"
+
+
+def test_no_attention_backend_reaches_cogvideox() -> None:
+    """Why no compiled attention backend (flex) is planned on CogVideoX: its attention never calls the
+    Diffusers dispatcher (its processor calls torch's SDPA itself). In the run that set torch's SDPA
+    backends on it, the default counted no dispatcher call and every backend variant was not engaged,
+    bit-identical to the default; compilation alone was measured there before."""
+    path = H200 / "optimizations-10" / "0.42.1" / "optimizations.json"
+    records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    measured = {
+        r["extra"]["variant"]["name"]: r["extra"]
+        for r in records
+        if r["model"] == "cogvideox-2b" and r["id"].endswith("/end_to_end")
+    }
+    assert measured["default"]["probe"]["dispatch"] == {}
+    backends = [name for name in measured if name.startswith("attention:")]
+    assert len(backends) >= 4, backends
+    for name in backends:
+        assert measured[name]["status"] == "not_engaged", name
+        assert measured[name]["probe"]["dispatch"] == {}, name
+        assert measured[name]["deviation"]["bit_identical"], name
+    assert "compile" in stored_variants("cogvideox-2b")

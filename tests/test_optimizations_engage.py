@@ -22,13 +22,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from t2v_energy_lib.bench.optimizations import (  # noqa: E402
-    OptimizeOptions,
-    catalogue,
-    run_optimizations,
-    tiny_target,
-)
-from t2v_energy_lib.bench.optimizations.api import optimize_provenance  # noqa: E402
+from tiny_optimize import tiny_optimize  # noqa: E402  (tests/ is on sys.path)
+
+from t2v_energy_lib.bench.optimizations import catalogue, tiny_target  # noqa: E402
 from t2v_energy_lib.bench.optimizations.engagement import (  # noqa: E402
     HookActivity,
     compiled_regions,
@@ -48,7 +44,6 @@ from t2v_energy_lib.bench.optimizations.variants import (  # noqa: E402
     TAYLORSEER_ATTENTION_PATTERN,
     Lever,
 )
-from t2v_energy_lib.energy import EnergyMeter  # noqa: E402
 from t2v_energy_lib.results.storage import load_results  # noqa: E402
 
 WAN = "wan2.1-t2v-1.3b"
@@ -57,22 +52,8 @@ STEPS = 4
 
 
 def _run(out: Path, model: str, variants: tuple[str, ...]) -> dict[str, Any]:
-    torch.set_num_threads(1)
-    target = tiny_target(model, steps=STEPS)
-    options = OptimizeOptions(
-        out_dir=out, device="cpu", rounds=1, best_combination=False, profile_attention=False
-    )
-    run_optimizations(
-        [target],
-        options,
-        variants,
-        meter=EnergyMeter.for_device("cpu"),
-        provenance=optimize_provenance(options, [target]),
-        compile_kwargs={"backend": "eager"},
-        log=lambda line: None,
-    )
-    records = load_results(out / "optimizations.json").records
-    return {r.extra["variant"]["name"]: r.extra for r in records}
+    records = tiny_optimize(out, model, variants, steps=STEPS, profile_attention=False)
+    return {name: r.extra for name, r in records.items()}
 
 
 @pytest.fixture(scope="module")

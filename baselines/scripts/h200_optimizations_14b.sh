@@ -81,7 +81,12 @@ VARIANTS_13=${VARIANTS_13:-$FREE,cache:taylorseer@attn,cache:fbc@0.2}
 # the other attention backends that come with torch (memory-efficient SDPA; the math reference, which needs
 # the l x l scores, ~457 GB a call here, and is expected to fail out of memory; flex, compiled).
 VARIANTS_14=${VARIANTS_14:-$FREE,$ABSENT,cache:taylorseer@lite,attention:_native_flash}
-VARIANTS_15=${VARIANTS_15:-$FREE,$ABSENT,attention:_native_efficient,attention:_native_math}
+# CALL=14 ran 2026-12-01 (481 s, GPU-56eb4c9a; stored in baselines/nvidia-h200/optimizations-14b-5/):
+# TaylorSeer lite -23.4%, torch's flash SDPA forced +37% (slower than torch's own choice). Priced from that,
+# memory-efficient SDPA (2x the default's video on the 1.3B) fills a call alone; the math reference is recorded
+# not_available by the availability check at no cost (one call's scores: 40 heads x 75,600 tokens^2 x 2 bytes
+# = 457 GB); flex, compiled, goes alone. Next: CALL=15 and 16 (LIMIT=560, ROUNDS=1, COMPOSE=).
+VARIANTS_15=${VARIANTS_15:-$FREE,$ABSENT,attention:_native_math,attention:_native_efficient}
 VARIANTS_16=${VARIANTS_16:-$FREE,$ABSENT,attention:flex+compile}
 eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 16}"
 . "$(dirname "$0")/carried_wheels.sh"

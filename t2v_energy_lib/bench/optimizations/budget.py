@@ -13,8 +13,10 @@ twice in one session:
 The estimate is now built from the default's own measurement: the mean video latency scaled by the
 variant's step fraction (all but :data:`FIXED_SHARE` of it), times the rounds, plus the default's setup
 window (its warm-up generation, which every variant repeats), one more video for MagCache's calibration, and
-for compilation the longest compile setup seen in this run (:data:`FIRST_COMPILE_S` before any; at least
-:data:`DYNAMIC_FP8_COMPILE_S` when the variant quantizes activations to fp8); then
+for compilation the counting generation before it and the longest compile setup seen in this run
+(:data:`FIRST_COMPILE_S` before any; at least :data:`DYNAMIC_FP8_COMPILE_S` when the variant quantizes
+activations to fp8); an attention backend slower than torch's own choice scales its videos and warm-up by
+:data:`ATTENTION_VIDEO_FACTOR`; then
 :data:`MARGIN` for what a variant does beside its videos (the probe's deviation, freeing memory). Caches are
 priced as if they skipped nothing. A lever slower than the default (fp8 without compilation) can still run
 past its estimate by a few percent: the device scripts keep 45 s of their limit for that.
@@ -43,6 +45,14 @@ DYNAMIC_FP8_COMPILE_S = 200.0
 FIXED_SHARE = 0.3
 #: Factor over the estimated videos and setup: the work a variant does beside them (probe, deviation).
 MARGIN = 1.15
+#: Video time of an attention backend forced through the dispatcher, relative to the default's (torch's own
+#: SDPA choice), from the H200 runs of 2026-12-01: ``_native_flash`` took 1.27x (Wan2.1-1.3B, 480p) and 1.37x
+#: (Wan2.1-14B, 720p) of the default's video, ``_native_efficient`` 1.96x (1.3B); rounded up. Priced as the
+#: default before, they ran 35% and 96% past their estimates on the 1.3B. The math reference (it
+#: materialises the scores) has no complete run: on the 1.3B it was still running ~290 s after it started,
+#: when the call's time limit stopped it, where the default's whole variant took 42 s. 7x is that lower
+#: bound, rounded up.
+ATTENTION_VIDEO_FACTOR = {"_native_flash": 1.4, "_native_efficient": 2.0, "_native_math": 7.0}
 
 
 def step_fraction(variant: Variant) -> float:
@@ -52,6 +62,22 @@ def step_fraction(variant: Variant) -> float:
         if lever.kind == "steps":
             fraction *= float(lever.setting("fraction", 1.0))
     return fraction
+
+
+def attention_factor(variant: Variant, reference: ResultRecord | None = None) -> float:
+    """How much slower than the default's a video of ``variant``'s attention backend runs (1.0: as fast).
+
+    1.0 when ``reference`` (the default's record) counted no dispatcher call: that model's attention never
+    goes through the dispatcher (CogVideoX in Diffusers 0.42.1 calls torch's SDPA itself), so no backend
+    changes it.
+    """
+    if reference is not None and reference.extra.get("probe", {}).get("dispatch") == {}:
+        return 1.0
+    factor = 1.0
+    for lever in variant.levers:
+        if lever.kind == "attention":
+            factor = max(factor, ATTENTION_VIDEO_FACTOR.get(str(lever.setting("backend")), 1.0))
+    return factor
 
 
 def compile_setup_s(records: Iterable[ResultRecord]) -> float | None:
@@ -81,11 +107,17 @@ def estimate_variant_s(
         last = float(done[-1].extra.get("variant_wall_s", 0.0)) if done else 0.0
         return last * (2.0 if "compile" in nxt.kinds else 1.0)
     default_video_s = fmean(float(v) for v in videos)
-    video_s = default_video_s * (FIXED_SHARE + (1.0 - FIXED_SHARE) * step_fraction(nxt))
-    warmup_s = reference.extra.get("setup_s")
-    estimate = max(1, rounds) * video_s + (default_video_s if warmup_s is None else float(warmup_s))
+    slower = attention_factor(nxt, reference)
+    video_s = default_video_s * (FIXED_SHARE + (1.0 - FIXED_SHARE) * step_fraction(nxt)) * slower
+    warmup_s = default_video_s if reference.extra.get("setup_s") is None else reference.extra["setup_s"]
+    warmup_s = float(warmup_s) * slower
+    estimate = max(1, rounds) * video_s + warmup_s
     if any(lever.name == "cache:mag" for lever in nxt.levers):
         estimate += video_s  # MagCache's calibration generation
+    if "compile" in nxt.kinds and "cache" in nxt.kinds:
+        estimate += video_s  # the counting generation before compiling: every step (VariantRun)
+    elif "compile" in nxt.kinds and "attention" in nxt.kinds:
+        estimate += warmup_s  # the counting generation before compiling: two steps, like the warm-up
     if "compile" in nxt.kinds:
         seen = compile_setup_s(done)
         compile_s = FIRST_COMPILE_S if seen is None else seen

@@ -15,8 +15,9 @@ the (unmeasured) probe generation, never around a measured window.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,6 +245,28 @@ def reset_dynamo() -> None:
     import torch
 
     torch._dynamo.reset()
+
+
+@contextlib.contextmanager
+def flex_compiled(settings: dict[str, Any]) -> Iterator[None]:
+    """Inside the block, ``torch.nn.attention.flex_attention.flex_attention`` is ``torch.compile``-d alone
+    (``settings``' backend and mode), as PyTorch documents for flex attention; the original after.
+
+    The Diffusers dispatcher looks the function up on that module at each call (it expects users to compile
+    it), so the counting generation of a compiled flex variant runs fused flex kernels. Eager, flex
+    materialises the l x l scores in float32: on the H200 a Wan2.1-1.3B 480x832x81 counting generation
+    asked for 47.98 GiB in its first call and failed out of memory (2026-12-01).
+    """
+    import torch
+    import torch.nn.attention.flex_attention as flex_module
+
+    original = flex_module.flex_attention
+    kept = {k: v for k, v in settings.items() if k in ("backend", "mode", "dynamic", "options")}
+    flex_module.flex_attention = torch.compile(original, **kept)
+    try:
+        yield
+    finally:
+        flex_module.flex_attention = original
 
 
 def fp8_parameters(module: Any) -> int:

@@ -51,6 +51,7 @@ class ApplyContext:
         notes: Per-lever facts found while applying (JSON-ready), stored with the record.
         cfg_mode: How the pipeline runs CFG (the model spec's ``two_pass``, ``batch2`` or ``none``; empty:
             unknown).
+        attention_tokens: Sequence length of the denoiser's self-attention at the run's size (None: unknown).
     """
 
     pipe: Any
@@ -67,6 +68,7 @@ class ApplyContext:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     cfg_mode: str = ""
+    attention_tokens: int | None = None
 
 
 @dataclass
@@ -223,6 +225,10 @@ class AttentionApplier:
             return f"{type(exc).__name__}: {exc}"
         if backend == "flex":  # its kernels exist only compiled; the compiled variant shows whether they run
             return None
+        if backend == "_native_math":
+            reason = scores_exceed_memory(ctx)
+            if reason is not None:
+                return reason
         return attention_kernel_failure(backend, ctx)
 
     def apply(self, lever: Lever, ctx: ApplyContext) -> None:
@@ -445,6 +451,33 @@ def no_module_hooked_reason(lever: Lever, transformer: Any) -> str:
             f"{attention[:2]}; the fix is cache_identifiers naming them (measured as cache:taylorseer@attn)"
         )
     return reason
+
+
+def scores_exceed_memory(ctx: ApplyContext) -> str | None:
+    """Why the math backend cannot run at this size: one self-attention call's scores (heads x tokens^2,
+    in bf16 at least, per batch item) would need more memory than the GPU has. None when they fit or the size,
+    heads or GPU memory is unknown (then a run shows it).
+
+    The math path materialises the scores where the other backends work in tiles: on the H200 eager flex,
+    which does the same in float32, asked for heads x tokens^2 x 4 bytes (47.98 GiB for Wan2.1-1.3B at 480p)
+    in its first call and failed out of memory.
+    """
+    if ctx.attention_tokens is None or not ctx.device.startswith("cuda") or ctx.pipe is None:
+        return None
+    heads = getattr(getattr(ctx.pipe.transformer, "config", None), "num_attention_heads", None)
+    if not heads:
+        return None
+    import torch
+
+    total = torch.cuda.get_device_properties(torch.device(ctx.device)).total_memory
+    need = int(heads) * ctx.attention_tokens**2 * 2
+    if need <= total:
+        return None
+    return (
+        f"the math backend materialises the attention scores: one self-attention call at this size needs at "
+        f"least {need / 1e9:.0f} GB ({heads} heads x {ctx.attention_tokens:,} tokens^2 x 2 bytes) where this "
+        f"GPU has {total / 1e9:.0f} GB: it cannot run at this size (predicted from the shape, not run)"
+    )
 
 
 def out_of_memory_hint(variant: Any, ctx: ApplyContext) -> str | None:

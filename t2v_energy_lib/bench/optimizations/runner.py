@@ -224,6 +224,7 @@ class OptimizationRunner:
         )
         ctx.compiled = "compile" in variant.kinds
         ctx.cfg_mode = spec.cfg_mode
+        ctx.attention_tokens = spec.token_length(target.height, target.width, target.num_frames)
         reason = unavailable_reason(variant.levers, ctx)
         if reason is None:
             return False
@@ -328,6 +329,9 @@ class OptimizationRunner:
                 record = self._measure(sc, target, run)
         except LeverUnavailable as exc:
             record = self._not_measured(sc, variant, run.ctx, exc, "not_available", t0)
+        except KeyboardInterrupt:  # the call's time limit (SIGINT): say what was running, and for how long
+            self._interrupted(sc, variant, run, t0)
+            raise
         except Exception as exc:  # a failing variant is a result too; the suite goes on
             phase = "setup" if run.rounds is None else "video"  # apply + warm-up, or a metered video
             record = self._not_measured(sc, variant, run.ctx, exc, "failed", t0, phase)
@@ -341,6 +345,26 @@ class OptimizationRunner:
         self.log(f"  {variant.name}: {status} {_summary(record)}")
         return VariantResult(variant, status, record)
 
+    def _interrupted(self, sc: Scenario, variant: Variant, run: VariantRun, t0: float) -> None:
+        """Record ``variant`` ``not_reached``: interrupted after its elapsed seconds (a lower bound of its
+        cost here), unless the file already holds its measurement from an earlier run."""
+        if self._record_id(sc, variant, "end_to_end") in self.writer:
+            return
+        elapsed_s = time.monotonic() - t0
+        phase = "setup" if run.rounds is None else "video"
+        reason = (
+            f"interrupted after {elapsed_s:.0f} s in its {phase} (the process was stopped, e.g. by the "
+            f"call's time limit): not measured; it needs more than {elapsed_s:.0f} s here, so measure it "
+            "alone in a longer call"
+        )
+        exc = OptimizationError(reason)
+        record = self._placeholder(sc, variant, run.ctx, "not_reached", reason, elapsed_s, exc, phase)
+        record = dataclasses.replace(
+            record, extra={**record.extra, "interrupted": True, "variant_wall_s": elapsed_s}
+        )
+        self._store(record)
+        self.log(f"  {variant.name}: not_reached (interrupted after {elapsed_s:.0f} s in its {phase})")
+
     def variant_run(
         self, pipe: Any, spec: Any, target: Target, gen: Generator, variant: Variant
     ) -> VariantRun:
@@ -350,6 +374,7 @@ class OptimizationRunner:
         ctx.run_once = lambda: gen(ctx.steps, keep=False)
         ctx.compiled = "compile" in variant.kinds
         ctx.cfg_mode = spec.cfg_mode
+        ctx.attention_tokens = spec.token_length(target.height, target.width, target.num_frames)
         note = RANDOM_WEIGHTS_NOTE if o.weights is None else f"weights loaded from {o.weights}"
         return VariantRun(
             variant, ctx, gen, self.meter, self.reference, o.warmup_steps, o.profile_attention, note

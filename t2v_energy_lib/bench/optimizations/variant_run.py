@@ -11,11 +11,13 @@ compilation paid) and its engagement and setup cost would be another variant's.
 
 Counters sit in place from the application of the levers to the last video, except around compiled regions:
 a Python counter inside one becomes a Dynamo guard (a recompilation per count), so a variant that compiles is
-counted in one unmetered generation before compiling, and its counters removed before the compilation.
+counted in one unmetered generation before compiling (every step for a cache, two steps for an attention
+backend), and its counters removed before the compilation.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ from t2v_energy_lib.bench.optimizations.engagement import (
     compiled_regions,
     compiler_disabled_hooks,
     dynamo_graphs,
+    flex_compiled,
     inductor_cache_lookups,
     reset_dynamo,
 )
@@ -105,6 +108,7 @@ class VariantRun:
     setup_reading: SetupCost | None = None
     counters: Counters | None = None
     rounds: VideoRounds | None = None
+    counted_in: str | None = None
 
     def setup(self) -> None:
         """Apply the levers and warm up, in metered setup window(s); counts a compiled variant first."""
@@ -118,7 +122,9 @@ class VariantRun:
         windows = [self._window("setup", lambda: self._apply(compiled))]
         if compiled:
             if {"cache", "attention"} & set(self.variant.kinds):  # their counts would sit in compiled code
-                self._snapshot(self.gen(ctx.steps, keep=False))  # unmetered: counts only
+                self._count_before_compiling(dict(compiled[0].settings))
+                reset_dynamo()  # the counting pass's own graphs (compiled flex) are not the variant's
+                graphs0, cache0 = dynamo_graphs(), inductor_cache_lookups()
             self.counters.unwatch_inside()
             windows.append(self._window("setup2", lambda: self._compile(compiled)))
         self.setup_reading = total(windows)
@@ -152,6 +158,29 @@ class VariantRun:
         self.counters.watch_hooks()  # the cache hooks exist only now
         if not compiled:
             self._warmup()
+
+    def _count_before_compiling(self, compile_settings: dict[str, Any]) -> None:
+        """One unmetered generation with the counters in place, before the compilation removes them.
+
+        A cache decides per step, so it is counted over every step; an attention backend is chosen per call,
+        so two steps without decoding count it (on the 14B at 720p a full generation costs minutes). Flex
+        attention runs compiled alone here (:func:`.engagement.flex_compiled`): eager it would materialise
+        the scores.
+        """
+        ctx = self.ctx
+        per_step = "cache" in self.variant.kinds
+        flex = any(lv.kind == "attention" and lv.setting("backend") == "flex" for lv in self.variant.levers)
+        with flex_compiled(compile_settings) if flex else contextlib.nullcontext():
+            if per_step:
+                out = self.gen(ctx.steps, keep=False)
+            else:
+                out = self.gen(min(self.warmup_steps, ctx.steps), "latent", keep=False)
+        self._snapshot(out)
+        self.counted_in = (
+            f"one unmetered {'full' if per_step else f'{out.steps_run}-step'} generation before compiling "
+            "(counters inside compiled code would recompile)"
+            + ("; flex_attention compiled alone in it (eager flex materialises the scores)" if flex else "")
+        )
 
     def _compile(self, compiled: list[Any]) -> None:
         for lever in compiled:
@@ -216,8 +245,8 @@ class VariantRun:
         }
         if self.probe.attention_kernels is not None:
             extra["attention_kernels"] = self.probe.attention_kernels
-        if "compile" in self.variant.kinds:
-            extra["counted_in"] = "one unmetered generation before compiling (counters would recompile)"
+        if self.counted_in:
+            extra["counted_in"] = self.counted_in
         return extra
 
     def close(self) -> None:
