@@ -15,6 +15,7 @@ from t2v_energy_lib.report.optimizations_summary import (
     SUMMARY_NAME,
     best_table,
     cell,
+    failure_lines,
     find_runs,
     summary_markdown,
 )
@@ -63,6 +64,25 @@ def test_a_variant_that_ran_out_of_memory_says_so() -> None:
     ]
     assert any(text == "failed (out of memory)" and "taylorseer" in row.variant for row, text in rows)
     assert all(("memory" in text) == ("out of memory" in (row.reason or "").lower()) for row, text in rows)
+
+
+def test_every_failed_or_unreached_variant_is_listed_with_its_reason() -> None:
+    """A `failed` or `not reached` cell says what; the line under the table says why, from the record."""
+    runs = find_runs(H200)
+    for group in {g for run in runs for g in run.groups}:
+        lines = failure_lines(runs, group)
+        expected = [
+            (run.label, row)
+            for run in runs
+            for row in run.groups.get(group, ())
+            if row.status in ("failed", "not_reached")
+        ]
+        assert len(lines) == len(expected), group
+        for line, (label, row) in zip(lines, expected, strict=True):
+            assert line.startswith(f"- `{row.variant}`, run {label}, {row.status.replace('_', ' ')}: ")
+            assert len(line) < 320 and line.split(": ", 1)[1][:40] in " ".join(row.reason.split())
+    (oom,) = [line for line in failure_lines(runs, "wan2.1-t2v-14b/720x1280x81-s4") if "taylorseer" in line]
+    assert "OutOfMemoryError" in oom
 
 
 def test_a_folder_without_runs_is_an_error_that_says_what_to_run(tmp_path: Path) -> None:

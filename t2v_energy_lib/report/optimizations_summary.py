@@ -205,6 +205,24 @@ def goal_lines(runs: Sequence[OptimizationRun], group: str) -> list[str]:
     return lines
 
 
+#: Characters of a failed or unreached variant's recorded reason shown in the summary.
+REASON_CHARS = 220
+
+
+def failure_lines(runs: Sequence[OptimizationRun], group: str) -> list[str]:
+    """Each failed or unreached variant of ``group``, run by run, with the start of its recorded reason."""
+    lines = []
+    for run in runs:
+        for row in run.groups.get(group, ()):
+            if row.status in ("failed", "not_reached"):
+                status = row.status.replace("_", " ")
+                reason = " ".join(row.reason.split()).removeprefix(f"{status}: ")
+                if len(reason) > REASON_CHARS:
+                    reason = reason[: REASON_CHARS - 3].rstrip() + "..."
+                lines.append(f"- `{row.variant}`, run {run.label}, {status}: {reason}")
+    return lines
+
+
 def plot_group(runs: Sequence[OptimizationRun], group: str, out_path: Path) -> Path:
     """A bar per engaged variant (mean saving over the runs where it engaged), a dot per run."""
     names = [n for n in _variants(runs, group)[1:] if _savings(runs, group, n)]
@@ -276,6 +294,12 @@ def summary_markdown(gpu_dir: Path, runs: Sequence[OptimizationRun], chart_dir: 
             f"Goal (an engaged variant saving >= {GOAL_SAVING_FRACTION:.0%} of GPU energy per video):",
             "",
             *goal_lines(runs, group),
+        ]
+        failures = failure_lines(runs, group)
+        if failures:
+            heading = "Failed or not reached, and why (the start of each recorded reason):"
+            lines += ["", heading, "", *failures]
+        lines += [
             "",
             f"![savings run by run, {group}]({chart.relative_to(chart_dir.parent).as_posix()})",
         ]
