@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Device calls on one H200 (issue 16): the single levers no stored H200 run has measured yet, one model a
-# call, each into a NEW file (its own default, 10 steps, 2 videos per variant, no combinations).
-#   PART=wan  Wan2.1-1.3B 480x832x81: TaylorSeer's low-memory mode and the attention backends that come with
-#             torch (flash and memory-efficient SDPA, the math reference, flex compiled; cuDNN was measured
-#             in baselines/nvidia-h200/0.42.1), then every other backend of the dispatcher, recorded
-#             not_available with its reason at no cost (their packages are not on the runner).
+# call, each into a NEW file (its own default, 10 steps, ROUNDS videos per variant, no combinations).
+#   PART=wan  Wan2.1-1.3B 480x832x81: the attention backends that come with torch and are not measured yet
+#             (flex compiled, the math reference; flash and memory-efficient SDPA and TaylorSeer's low-memory
+#             mode ran in the first call, cuDNN in baselines/nvidia-h200/0.42.1), then every other backend
+#             of the dispatcher, recorded not_available with its reason at no cost (their packages are not
+#             on the runner).
 #   PART=cog  CogVideoX-2b 480x720x49: the levers measured alone on both Wan sizes but not on CogVideoX
 #             (optimizations-2 to -4 measured PAB, FasterCache, half steps and compilation there), then
 #             torch's SDPA backends; flex compiled does not fit beside them (its first compile is priced
 #             120 s) and was left for a later call, which the run showed is not needed (below).
-# Both parts ran 2026-12-01 (552 + 439 s, GPU-56eb4c9a; stored in baselines/nvidia-h200/optimizations-9 and -10).
+# Both parts ran 2026-12-01 (552 + 439 s, GPU-56eb4c9a; stored in baselines/nvidia-h200/optimizations-9, -10).
 # On CogVideoX every SDPA backend was not_engaged: its attention never calls the dispatcher (0 calls), so
 # compiled flex is not planned there (tests/test_optimizations_coverage.py checks the reason on the stored run).
 # On Wan the compiled flex variant failed out of memory in the tool's counting generation, which ran flex
@@ -19,7 +20,7 @@
 # tests/test_optimizations_next.py prices each list with the runner's own estimate from the stored defaults
 # and fails if it does not fit LIMIT=560; the runner's budget stops cleanly before what does not fit anyway.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD; torchao in .whl-torchao):
-#   OUT=<folder> PART=wan LIMIT=560 bash baselines/scripts/h200_optimizations_complete.sh
+#   OUT=<folder> PART=wan ROUNDS=1 LIMIT=560 bash baselines/scripts/h200_optimizations_complete.sh
 # CPU check of the flow (tiny models): DEVICE=cpu STEPS=2 EXTRA="--compile-backend eager" ...
 # Stores: $OUT/results.tgz (optimizations.json), $OUT/report/ (OPTIMIZATIONS.md + chart), $OUT/logs.tgz.
 set -u
