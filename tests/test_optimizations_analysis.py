@@ -88,6 +88,16 @@ def test_difference_label_saves_costs_more_or_overlaps() -> None:
         difference_label([], [10.0])
 
 
+def test_a_difference_inside_the_noise_floor_is_not_significant() -> None:
+    """One round a side never overlaps: a 0.4% difference (compiled flex on the 1.3B, one video each) is
+    inside what repeating the default gives, and is n.s. either way; 2% is a saving or a cost."""
+    assert difference_label([10_778.5], [10_825.2]) == "n.s."
+    assert difference_label([10_872.0], [10_825.2]) == "n.s."
+    assert difference_label([10_600.0], [10_825.2]) == "saves"
+    assert difference_label([11_050.0], [10_825.2]) == "costs more"
+    assert difference_label([10_778.5], [10_825.2], min_fraction=0.0) == "saves"
+
+
 def test_report_labels_a_clear_cost_increase_costs_more(tmp_path: Any) -> None:
     from t2v_energy_lib.report.optimizations_section import optimizations_section
     from t2v_energy_lib.results.schema import ResultFile

@@ -35,6 +35,8 @@ RUNS = (
     ("optimizations-9", "wan2.1-t2v-1.3b", "wan", "two_pass", 2),
     ("optimizations-10", "cogvideox-2b", "cogvideox", "batched", 2),
     ("optimizations-14b-5", "wan2.1-t2v-14b", "wan", "two_pass", 1),
+    ("optimizations-11", "wan2.1-t2v-1.3b", "wan", "two_pass", 1),
+    ("optimizations-14b-6", "wan2.1-t2v-14b", "wan", "two_pass", 1),
 )
 
 

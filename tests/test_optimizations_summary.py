@@ -31,6 +31,19 @@ def test_the_committed_summary_is_what_the_stored_runs_give(tmp_path: Path) -> N
         assert (H200 / CHART_DIR / chart.name).is_file(), f"{chart.name} is not committed"
 
 
+@pytest.mark.parametrize("run", find_runs(H200), ids=lambda run: run.folder)
+def test_each_stored_run_report_is_what_its_file_gives(run, tmp_path: Path) -> None:
+    """A stored run's ``report/OPTIMIZATIONS.md`` is the report the code writes from its stored file (the
+    device wrote it; re-render it here when the report's rules change, its console log keeps what it printed).
+    """
+    from t2v_energy_lib.report.optimizations_section import write_optimizations_report
+
+    folder = H200 / run.folder
+    written = write_optimizations_report(folder / "optimizations.json", tmp_path)
+    stored = folder / "report" / written.name
+    assert stored.read_text(encoding="utf-8") == written.read_text(encoding="utf-8"), f"re-render {stored}"
+
+
 def test_every_stored_run_is_a_column_and_raw_call_files_are_not() -> None:
     runs = find_runs(H200)
     folders = [run.folder for run in runs]

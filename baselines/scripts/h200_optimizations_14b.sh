@@ -12,8 +12,9 @@
 #   one video each. Measured 2026-12-01: a 14B video took 106 s, and call 1's default (warm-up, 2 videos, the
 #   composed 2-step generation) took 298 s, leaving no room for its variant (the budget recorded it
 #   not_reached); CALL=4 measured all three variants in 549 s (baselines/nvidia-h200/optimizations-14b/).
-#   CALL=5..16 (same settings): the levers still missing on the 14B, two or three a call (lists below); calls
-#   on one warm machine resume one file (their default rounds appended), a fresh machine starts a new file.
+#   CALL=5..16 (same settings): the levers that were missing on the 14B (every call has run), two or three
+#   a call (lists below); calls on one warm machine resume one file (their default rounds appended), a fresh
+#   machine starts a new file.
 #   CALL=5, 6, 7 ran 2026-12-01 on one warm machine (477 + 489 + 519 s, GPU-59fa8c09; stored in
 #   baselines/nvidia-h200/optimizations-14b-2/): compilation, SeaCache, MagCache, layerwise fp8, torchao fp8
 #   weights with and without compilation; each call's budget stopped before its last lever (not_reached).
@@ -85,7 +86,11 @@ VARIANTS_14=${VARIANTS_14:-$FREE,$ABSENT,cache:taylorseer@lite,attention:_native
 # TaylorSeer lite -23.4%, torch's flash SDPA forced +37% (slower than torch's own choice). Priced from that,
 # memory-efficient SDPA (2x the default's video on the 1.3B) fills a call alone; the math reference is recorded
 # not_available by the availability check at no cost (one call's scores: 40 heads x 75,600 tokens^2 x 2 bytes
-# = 457 GB); flex, compiled, goes alone. Next: CALL=15 and 16 (LIMIT=560, ROUNDS=1, COMPOSE=).
+# = 457 GB); flex, compiled, goes alone. CALL=15 and 16 (LIMIT=560, ROUNDS=1, COMPOSE=) ran 2026-12-01 on one
+# warm machine (513 + 400 s, GPU-1dac8ce7; stored in baselines/nvidia-h200/optimizations-14b-6/): memory-efficient
+# SDPA +131.6%, compiled flex +11.7%, math not_available (457 GB). Every lever is now stored on the 14B. Priced
+# with the slowdown measured there (2.4x), memory-efficient SDPA would no longer fit a 560-s call after the
+# build and default (365 s of ~333 s): re-run CALL=15 with a longer limit on a runner that allows one.
 VARIANTS_15=${VARIANTS_15:-$FREE,$ABSENT,attention:_native_math,attention:_native_efficient}
 VARIANTS_16=${VARIANTS_16:-$FREE,$ABSENT,attention:flex+compile}
 eval "VARIANTS=\${VARIANTS_$CALL:?CALL must be 1 to 16}"

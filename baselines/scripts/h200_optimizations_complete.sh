@@ -15,8 +15,9 @@
 # compiled flex is not planned there (tests/test_optimizations_coverage.py checks the reason on the stored run).
 # On Wan the compiled flex variant failed out of memory in the tool's counting generation, which ran flex
 # eagerly (mended: it now compiles flex alone there), and the math reference was still running when the call's
-# time limit stopped it. Next: PART=wan ROUNDS=1 with the default list below (flex compiled, then math).
-# Wan2.1-14B's missing levers are CALL=15 and 16 of h200_optimizations_14b.sh.
+# time limit stopped it. PART=wan ROUNDS=1 with the default list below (flex compiled, then math) ran
+# 2026-12-01 (381 s, GPU-1dac8ce7; stored in baselines/nvidia-h200/optimizations-11): flex compiled -0.4% (n.s.),
+# the math reference +974.7% (178 s a video). Nothing of the catalogue is left to measure on either model.
 # tests/test_optimizations_next.py prices each list with the runner's own estimate from the stored defaults
 # and fails if it does not fit LIMIT=560; the runner's budget stops cleanly before what does not fit anyway.
 # Usage (repo root, diffusers wheel on PYTHONPATH, e.g. PYTHONPATH=/tmp/site:$PWD; torchao in .whl-torchao):

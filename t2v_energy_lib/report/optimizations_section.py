@@ -17,6 +17,7 @@ from typing import Any
 from t2v_energy_lib.analysis.optimization_theory import predict
 from t2v_energy_lib.analysis.optimizations import (
     GOAL_SAVING_FRACTION,
+    MIN_EFFECT_FRACTION,
     SAVES,
     OptimizationRow,
     deviation_value,
@@ -171,9 +172,11 @@ def optimizations_section(result_file: Any, out_dir: Path) -> str:
         lines += [fmt.md_table(HEADERS, [_cells(r, predicted) for r in measured]), ""]
         lines += [
             "Saving: default minus variant, per complete video; `costs more`: every round of the variant "
-            "above every round of the default; `n.s.`: the rounds of the two overlap (neither a saving nor "
-            f"a cost shown).{_chance(measured)} One-time cost: setup (apply + warm-up, compilation included) "
-            "over the default's. FLOP-predicted: fraction of the default video's FLOPs not run (counted "
+            "above every round of the default; `n.s.`: the rounds of the two overlap, or the means differ by "
+            f"less than {MIN_EFFECT_FRACTION:.0%} of the default's, what repeating the default alone gives "
+            f"(neither a saving nor a cost shown, and no payback).{_chance(measured)} One-time cost: setup "
+            "(apply + warm-up, compilation included) over the default's. FLOP-predicted: fraction of the "
+            "default video's FLOPs not run (counted "
             "cache skips priced by the FLOP model, steps run; CFG batching predicts 0).",
             "",
         ]

@@ -28,6 +28,7 @@ from statistics import fmean
 
 from t2v_energy_lib.analysis.optimizations import (
     GOAL_SAVING_FRACTION,
+    MIN_EFFECT_FRACTION,
     SAVES,
     OptimizationRow,
     best_saving,
@@ -253,7 +254,9 @@ def summary_markdown(gpu_dir: Path, runs: Sequence[OptimizationRun], chart_dir: 
         "do not edit. "
         "Each run is judged against the default it measured itself, on its own GPU: nothing is pooled "
         "across runs. A cell is the variant's saving of GPU energy per video in that run where it engaged "
-        "(`n.s.`: its rounds overlap the default's; `costs more`: every round above), otherwise its status; "
+        "(`n.s.`: its rounds overlap the default's, or the means differ by less than "
+        f"{MIN_EFFECT_FRACTION:.0%} of the default's; `costs more`: every round above), otherwise its "
+        "status; "
         "the default's row is its energy per video. Each run's own report (`report/OPTIMIZATIONS.md` in its "
         "folder) has latency, memory, deviation and payback.",
         "",

@@ -47,12 +47,11 @@ FIXED_SHARE = 0.3
 MARGIN = 1.15
 #: Video time of an attention backend forced through the dispatcher, relative to the default's (torch's own
 #: SDPA choice), from the H200 runs of 2026-12-01: ``_native_flash`` took 1.27x (Wan2.1-1.3B, 480p) and 1.37x
-#: (Wan2.1-14B, 720p) of the default's video, ``_native_efficient`` 1.96x (1.3B); rounded up. Priced as the
-#: default before, they ran 35% and 96% past their estimates on the 1.3B. The math reference (it
-#: materialises the scores) has no complete run: on the 1.3B it was still running ~290 s after it started,
-#: when the call's time limit stopped it, where the default's whole variant took 42 s. 7x is that lower
-#: bound, rounded up.
-ATTENTION_VIDEO_FACTOR = {"_native_flash": 1.4, "_native_efficient": 2.0, "_native_math": 7.0}
+#: (Wan2.1-14B, 720p) of the default's video, ``_native_efficient`` 1.96x (1.3B) and 2.33x (14B, its warm-up
+#: 2.43x), the math reference (it materialises the scores) 11.2x (1.3B; its warm-up 13.4x); rounded up. Priced
+#: as the default, flash and memory-efficient ran 35% and 96% past their estimates on the 1.3B; priced at 7x
+#: (the lower bound an interrupted run gave), the math reference took 243 s for a 149 s estimate.
+ATTENTION_VIDEO_FACTOR = {"_native_flash": 1.4, "_native_efficient": 2.4, "_native_math": 12.0}
 
 
 def step_fraction(variant: Variant) -> float:
