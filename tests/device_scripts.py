@@ -35,13 +35,21 @@ def script_lists(name: str, keys: tuple[str, ...] = ()) -> dict[str, list[str]]:
     return out
 
 
+def stored_run_files() -> list[Path]:
+    """Every stored H200 optimisation run file (not the raw call files under ``runs/``)."""
+    return [path for path in sorted(H200.rglob("optimizations.json")) if "runs" not in path.parts]
+
+
+def stored_records(path: Path) -> list[dict]:
+    """The records of one stored run file, as stored."""
+    return json.loads(path.read_text(encoding="utf-8"))["records"]
+
+
 def stored_variants(model: str) -> set[str]:
     """Variant names with a record of ``model`` in any stored H200 optimisation run (not raw call files)."""
-    names = set()
-    for path in H200.rglob("optimizations.json"):
-        if "runs" in path.parts:
-            continue
-        for record in json.loads(path.read_text(encoding="utf-8"))["records"]:
-            if record["model"] == model:
-                names.add(record["extra"]["variant"]["name"])
-    return names
+    return {
+        record["extra"]["variant"]["name"]
+        for path in stored_run_files()
+        for record in stored_records(path)
+        if record["model"] == model
+    }

@@ -6,14 +6,13 @@ runs; measures nothing."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
 import pytest
 
 pytest.importorskip("diffusers")
 
-from device_scripts import H200, stored_variants
+from device_scripts import H200, stored_records, stored_run_files, stored_variants
 
 from t2v_energy_lib.bench.optimizations import catalogue
 
@@ -31,10 +30,8 @@ NOT_PLANNED = {
 def stored_statuses(model: str) -> dict[str, set[str]]:
     """Variant name -> every status its records of ``model`` carry in the stored H200 runs."""
     statuses: dict[str, set[str]] = defaultdict(set)
-    for path in H200.rglob("optimizations.json"):
-        if "runs" in path.parts:
-            continue
-        for record in json.loads(path.read_text(encoding="utf-8"))["records"]:
+    for path in stored_run_files():
+        for record in stored_records(path):
             if record["model"] == model:
                 statuses[record["extra"]["variant"]["name"]].add(record["extra"]["status"])
     return statuses
@@ -52,10 +49,8 @@ def test_every_lever_ran_or_has_its_reason_on_each_model(model: str) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_every_stored_failure_says_why(model: str) -> None:
     """A failed or unavailable lever counts above only with its reason recorded."""
-    for path in H200.rglob("optimizations.json"):
-        if "runs" in path.parts:
-            continue
-        for record in json.loads(path.read_text(encoding="utf-8"))["records"]:
+    for path in stored_run_files():
+        for record in stored_records(path):
             extra = record["extra"]
             if record["model"] == model and extra["status"] in {"failed", "not_available"}:
                 assert str(extra.get("reason") or "").strip(), f"{path.parent}: {record['id']}"
@@ -76,7 +71,7 @@ def test_vae_slicing_on_the_14b_would_repeat_the_1_3b() -> None:
     assert small.component_classes["vae"] == large.component_classes["vae"]
     assert small.component_configs["vae"] == large.component_configs["vae"]
     path = H200 / "optimizations-6" / "0.42.1" / "optimizations.json"
-    records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    records = stored_records(path)
     (slicing,) = [r for r in records if r["id"].endswith("/vae:slicing/end_to_end")]
     assert slicing["extra"]["status"] == "not_engaged"
 
@@ -87,7 +82,7 @@ def test_no_attention_backend_reaches_cogvideox() -> None:
     backends on it, the default counted no dispatcher call and every backend variant was not engaged,
     bit-identical to the default; compilation alone was measured there before."""
     path = H200 / "optimizations-10" / "0.42.1" / "optimizations.json"
-    records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    records = stored_records(path)
     measured = {
         r["extra"]["variant"]["name"]: r["extra"]
         for r in records

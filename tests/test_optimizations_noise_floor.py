@@ -5,9 +5,7 @@ the stored runs; measures nothing."""
 
 from __future__ import annotations
 
-import json
-
-from device_scripts import H200
+from device_scripts import H200, stored_records, stored_run_files
 
 from t2v_energy_lib.analysis.optimizations import MIN_EFFECT_FRACTION
 
@@ -16,10 +14,8 @@ def default_spreads() -> dict[str, float]:
     """``"<run folder>:<model>"`` -> (max - min) / min of the default's GPU energy rounds, for every stored
     H200 optimisation run whose default has two rounds or more."""
     spreads = {}
-    for path in sorted(H200.rglob("optimizations.json")):
-        if "runs" in path.parts:
-            continue
-        for record in json.loads(path.read_text(encoding="utf-8"))["records"]:
+    for path in stored_run_files():
+        for record in stored_records(path):
             rounds = record["rounds"].get("gpu_energy_j") or []
             if record["extra"]["variant"]["name"] == "default" and len(rounds) >= 2:
                 key = f"{path.parent.relative_to(H200)}:{record['model']}"
