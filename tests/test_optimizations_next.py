@@ -1,6 +1,7 @@
-"""What the next GPU calls of the optimisation suite need, on the CPU: every variant named by the scripts
-exists for its model, and regional compilation applies to CogVideoX (which declares no ``_repeated_blocks``
-in Diffusers 0.42.1) by compiling its repeated blocks the same way. Code paths, not measurements."""
+"""The optimisation suite's device scripts, on the CPU: every variant they name exists for its model,
+regional compilation applies to CogVideoX (which declares no ``_repeated_blocks`` in Diffusers 0.42.1) by
+compiling its repeated blocks the same way, the completing call's lists fit a fresh machine's budget, and
+each call that ran left a record of every lever it named. Code paths and stored runs, not measurements."""
 
 from __future__ import annotations
 
